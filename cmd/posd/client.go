@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tillworks/posd/localapi"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
+)
+
+// apiClient calls a running daemon's local API.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// apiError is an error answer from the daemon.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+}
+
+func (c *apiClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach posd at %s (is 'posd run' running?): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error payflow.Error `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+			return &apiError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(b))}
+		}
+		return &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// newAPIClient finds the daemon from --api/--token, or from the same
+// configuration and data directory the daemon runs with.
+func newAPIClient(apiURL, token, cfgPath, dataDir string) (*apiClient, error) {
+	if apiURL == "" || token == "" {
+		cfg, err := loadConfig(cfgPath, dataDir)
+		if err != nil {
+			return nil, err
+		}
+		if apiURL == "" {
+			apiURL = "http://" + cfg.API.Listen
+		}
+		if token == "" {
+			token = cfg.API.Token
+		}
+		if token == "" {
+			path := filepath.Join(cfg.DataDir, tokenFile)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("no API token: %v (start 'posd run' once, or pass --token)", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+	}
+	return &apiClient{base: strings.TrimRight(apiURL, "/"), token: token, http: &http.Client{Timeout: 90 * time.Second}}, nil
+}
+
+func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cfgPath, dataDir := configFlags(fs)
+	apiURL := fs.String("api", "", "daemon API base URL (default: from the configuration)")
+	token := fs.String("token", "", "API token (default: api.token or <data_dir>/api-token)")
+	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	var (
+		amount   = fs.Int64("amount", 0, "amount in fen (1250 is ¥12.50)")
+		order    = fs.String("order", "", "order id (pay)")
+		code     = fs.String("code", "", "payment code (pay); none: wait for a scan")
+		subject  = fs.String("subject", "", "what is sold (pay)")
+		operator = fs.String("operator", "", "cashier (pay, refund)")
+		wait     = fs.Bool("wait", false, "wait until the payment settles (pay, status)")
+		refundID = fs.String("refund-id", "", "the refund's id, reused when retrying it (refund)")
+		reason   = fs.String("reason", "", "refund reason (refund)")
+		date     = fs.String("date", "", "day, YYYY-MM-DD (report; default today)")
+	)
+	// Positional arguments (an id, a code) may come before the flags.
+	var pos []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	pos = append(pos, fs.Args()...)
+	c, err := newAPIClient(*apiURL, *token, *cfgPath, *dataDir)
+	if err != nil {
+		return 0, err
+	}
+	need := func(n int, what string) error {
+		if len(pos) != n {
+			return &usageError{fmt.Sprintf("posd %s needs %s", name, what)}
+		}
+		return nil
+	}
+	var p payflow.Payment
+	show := func(v any) {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(v)
+			return
+		}
+		if pp, ok := v.(*payflow.Payment); ok {
+			printPayment(stdout, pp)
+		}
+	}
+	switch name {
+	case "pay":
+		if err := need(0, "no positional arguments"); err != nil {
+			return 0, err
+		}
+		if *order == "" || *amount <= 0 {
+			return 0, &usageError{"posd pay needs --order ID and --amount FEN"}
+		}
+		req := map[string]any{"order_id": *order, "amount": *amount, "subject": *subject, "operator": *operator}
+		if *code != "" {
+			req["auth_code"] = *code
+		}
+		if err := c.do("POST", "/v1/payments", req, &p); err != nil {
+			return 0, err
+		}
+		if *wait {
+			if err := c.waitSettled(&p); err != nil {
+				return 0, err
+			}
+		}
+		show(&p)
+		return settledCode(&p, *wait), nil
+	case "status":
+		if err := need(1, "a payment id"); err != nil {
+			return 0, err
+		}
+		if err := c.do("GET", "/v1/payments/"+pos[0], nil, &p); err != nil {
+			return 0, err
+		}
+		if *wait {
+			if err := c.waitSettled(&p); err != nil {
+				return 0, err
+			}
+		}
+		show(&p)
+		return settledCode(&p, *wait), nil
+	case "cancel":
+		if err := need(1, "a payment id"); err != nil {
+			return 0, err
+		}
+		if err := c.do("POST", "/v1/payments/"+pos[0]+"/cancel", nil, &p); err != nil {
+			return 0, err
+		}
+		show(&p)
+	case "scan":
+		if err := need(1, "the scanned code"); err != nil {
+			return 0, err
+		}
+		if err := c.do("POST", "/v1/scans", map[string]string{"code": pos[0]}, &p); err != nil {
+			return 0, err
+		}
+		show(&p)
+	case "refund":
+		if err := need(1, "a payment id"); err != nil {
+			return 0, err
+		}
+		if *refundID == "" || *amount <= 0 {
+			return 0, &usageError{"posd refund needs --refund-id ID and --amount FEN"}
+		}
+		var rr localapi.RefundResponse
+		req := map[string]any{"refund_id": *refundID, "amount": *amount, "reason": *reason, "operator": *operator}
+		if err := c.do("POST", "/v1/payments/"+pos[0]+"/refunds", req, &rr); err != nil {
+			return 0, err
+		}
+		if *asJSON {
+			show(rr)
+		} else {
+			fmt.Fprintf(stdout, "refund %s of ¥%s: %s (refund no %s)\n", rr.Refund.ID, printer.Yuan(rr.Refund.Amount), rr.Refund.State, rr.Refund.RequestNo)
+		}
+	case "report":
+		path := "/v1/reports/daily"
+		if *date != "" {
+			path += "?date=" + *date
+		}
+		var rep localapi.DailyReport
+		if err := c.do("GET", path, nil, &rep); err != nil {
+			return 0, err
+		}
+		if *asJSON {
+			show(rep)
+		} else {
+			printReport(stdout, &rep)
+		}
+	}
+	return exitOK, nil
+}
+
+// waitSettled long-polls until p is terminal.
+func (c *apiClient) waitSettled(p *payflow.Payment) error {
+	for p.State != "" && !p.State.Terminal() {
+		var next payflow.Payment
+		if err := c.do("GET", "/v1/payments/"+p.ID+"?wait=60", nil, &next); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return err
+			}
+			time.Sleep(time.Second) // the daemon may be restarting
+			continue
+		}
+		*p = next
+	}
+	return nil
+}
+
+func settledCode(p *payflow.Payment, waited bool) int {
+	if waited && p.State.Terminal() && p.State != payflow.StatePaid {
+		return exitNotPaid
+	}
+	return exitOK
+}
+
+func printPayment(w io.Writer, p *payflow.Payment) {
+	fmt.Fprintf(w, "payment %s  order %s  ¥%s  %s\n", p.ID, p.OrderID, printer.Yuan(p.Amount), strings.ToUpper(string(p.State)))
+	fmt.Fprintf(w, "  channel %s  code %s  gateway order %s", p.Channel, p.AuthCodeMasked, p.GatewayOrderNo)
+	if p.ChannelTradeNo != "" {
+		fmt.Fprintf(w, "  trade %s", p.ChannelTradeNo)
+	}
+	fmt.Fprintln(w)
+	if p.RefundedAmount > 0 {
+		fmt.Fprintf(w, "  refunded ¥%s\n", printer.Yuan(p.RefundedAmount))
+	}
+	if p.Error != nil {
+		fmt.Fprintf(w, "  %s: %s\n", p.Error.Code, p.Error.Message)
+	}
+	if p.State == payflow.StateNeedsAttention {
+		fmt.Fprintln(w, "  !! NEEDS ATTENTION: check this order in the gateway's merchant console; 'posd cancel ID' retries the cancel")
+	}
+}
+
+func printReport(w io.Writer, r *localapi.DailyReport) {
+	fmt.Fprintf(w, "日结 daily report %s  till %s\n", r.Date, r.TillID)
+	for _, row := range r.Rows {
+		fmt.Fprintf(w, "  %-10s %-16s %5d  ¥%12s\n", row.Channel, row.State, row.Count, printer.Yuan(row.Amount))
+	}
+	fmt.Fprintf(w, "  paid     %5d  ¥%s\n  refunded %5d  ¥%s\n  net             ¥%s\n",
+		r.Paid.Count, printer.Yuan(r.Paid.Amount), r.Refunded.Count, printer.Yuan(r.Refunded.Amount), printer.Yuan(r.Net))
+	if r.Open > 0 || r.NeedsAttention > 0 {
+		fmt.Fprintf(w, "  open %d, NEEDS ATTENTION %d\n", r.Open, r.NeedsAttention)
+	}
+}

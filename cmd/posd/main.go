@@ -1,0 +1,100 @@
+// Command posd is the till payment daemon and its command-line client.
+//
+//	posd run [--config FILE] [--data-dir DIR]   run the daemon
+//	posd config check --config FILE             validate a configuration
+//	posd version
+//	posd pay --amount 1250 --order A1 [--code C] [--wait]
+//	posd status ID [--wait] · posd cancel ID · posd scan CODE
+//	posd refund ID --amount N --refund-id R [--reason TEXT]
+//	posd report [--date YYYY-MM-DD]
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitFailure   = 1 // runtime failure, or the API refused the request
+	exitBadConfig = 2 // bad configuration or usage: fix it, do not restart
+	exitNotPaid   = 4 // a payment ended but not paid (pay --wait, status --wait)
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Version returns the build's version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// usageError marks a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `posd: the till payment daemon
+
+Usage:
+  posd run [--config FILE] [--data-dir DIR]      run the daemon (defaults: demo gateway, API on 127.0.0.1:8421)
+  posd config check --config FILE               validate a configuration file
+  posd config show [--config FILE]              print the effective configuration
+  posd version                                   print the version
+
+Client commands (talk to a running daemon; --config/--data-dir find its address and token,
+or give --api URL and --token T):
+  posd pay --amount FEN --order ID [--code CODE] [--subject S] [--operator O] [--wait]
+  posd status PAYMENT_ID [--wait]
+  posd cancel PAYMENT_ID
+  posd scan CODE
+  posd refund PAYMENT_ID --amount FEN --refund-id ID [--reason TEXT]
+  posd report [--date YYYY-MM-DD]
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadConfig
+	}
+	var err error
+	code := exitOK
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "config":
+		err = cmdConfig(args[1:], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "posd %s\n", Version())
+	case "pay", "status", "cancel", "scan", "refund", "report":
+		code, err = cmdClient(args[0], args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q; run 'posd help'", args[0])}
+	}
+	if err == nil {
+		return code
+	}
+	fmt.Fprintf(stderr, "posd: %v\n", err)
+	var ue *usageError
+	var ce *configError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		return exitBadConfig
+	}
+	return exitFailure
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/localapi"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
+	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/store"
+)
+
+type configError = config.Error
+
+// loadConfig reads --config and applies --data-dir over it.
+func loadConfig(path, dataDir string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	return cfg, nil
+}
+
+func configFlags(fs *flag.FlagSet) (cfgPath, dataDir *string) {
+	return fs.String("config", "", "configuration file (TOML); none: embedded defaults"),
+		fs.String("data-dir", "", "data directory (overrides data_dir)")
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	return nil
+}
+
+func cmdConfig(args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "check" && args[0] != "show") {
+		return &usageError{"usage: posd config check --config FILE | posd config show [--config FILE]"}
+	}
+	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
+	cfgPath, dataDir := configFlags(fs)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "check" && *cfgPath == "" {
+		return &usageError{"config check needs --config FILE"}
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	if args[0] == "show" {
+		shown := *cfg
+		if shown.API.Token != "" {
+			shown.API.Token = "(set)"
+		}
+		return toml.NewEncoder(stdout).Encode(shown)
+	}
+	fmt.Fprintf(stdout, "%s: ok (provider %s, API on %s, data in %s)\n", *cfgPath, cfg.Provider.Name, cfg.API.Listen, cfg.DataDir)
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath, dataDir := configFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, cfg, log)
+}
+
+// tokenFile is where a generated API token is kept in the data directory.
+const tokenFile = "api-token"
+
+// apiToken returns the configured token, or the one generated into the
+// data directory at first start (0600).
+func apiToken(cfg *config.Config) (string, error) {
+	if cfg.API.Token != "" {
+		return cfg.API.Token, nil
+	}
+	path := filepath.Join(cfg.DataDir, tokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); len(t) >= 16 {
+			return t, nil
+		}
+		return "", fmt.Errorf("%s holds no usable token: delete it and restart to generate a new one", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading the API token: %w", err)
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	t := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the API token to %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Run is the daemon: it opens the journal, recovers open payments, serves
+// the API until ctx ends, then shuts down in order: stop accepting, let
+// the journal write in flight finish, leave open payments for recovery.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
+	}
+	token, err := apiToken(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "posd.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	prune(st, cfg, log)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	prov, err := newProvider(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	bus := &payflow.Bus{}
+	eng := payflow.NewEngine(payflow.Config{
+		TillID:              cfg.TillID,
+		PollInterval:        cfg.Payflow.PollInterval.Duration,
+		PayTimeout:          cfg.Payflow.PayTimeout.Duration,
+		CancelRetryInterval: cfg.Payflow.CancelRetryInterval.Duration,
+		CancelAttempts:      cfg.Payflow.CancelAttempts,
+		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
+	}, st, prov, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
+
+	receiptDir := cfg.Printer.Dir
+	if receiptDir == "" {
+		receiptDir = filepath.Join(cfg.DataDir, "receipts")
+	}
+	printed, stopPrinted := bus.Subscribe(1024)
+	defer stopPrinted()
+	w := &printer.Worker{Spool: &printer.Spool{Dir: receiptDir}, Log: log, Layout: printer.Layout{
+		StoreName: cfg.Printer.StoreName, TillID: cfg.TillID, Header: cfg.Printer.Header, Footer: cfg.Printer.Footer,
+	}}
+	go w.Run(ctx, printed)
+
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (api.listen): %w; is another posd running?", cfg.API.Listen, err)
+	}
+	api := localapi.New(localapi.Options{
+		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
+		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
+	})
+	srv := &http.Server{
+		Handler: api, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Requests end with the daemon, so event streams and long polls
+		// do not hold up a shutdown.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	go pruneDaily(ctx, st, cfg, log)
+	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "provider", cfg.Provider.Name,
+		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "receipts", receiptDir)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("API server stopped: %w", err)
+	}
+	log.Info("shutting down: open payments are left for recovery at next start")
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	eng.Close()
+	return nil
+}
+
+func tokenSource(cfg *config.Config) string {
+	if cfg.API.Token != "" {
+		return "(api.token in the configuration)"
+	}
+	return filepath.Join(cfg.DataDir, tokenFile)
+}
+
+// newProvider builds the configured gateway client.
+func newProvider(ctx context.Context, cfg *config.Config, log *slog.Logger) (payflow.Provider, error) {
+	switch cfg.Provider.Name {
+	case "demo":
+		url := cfg.Provider.Demo.GatewayURL
+		if url == "" {
+			gw, err := demo.NewGateway(filepath.Join(cfg.DataDir, "demo-gateway.json"), cfg.Provider.Demo.Delay.Duration)
+			if err != nil {
+				return nil, err
+			}
+			if url, err = demo.Serve(ctx, gw, log); err != nil {
+				return nil, err
+			}
+			log.Info("demo gateway simulator running", "url", url)
+		}
+		return demo.NewClient(url, 10*time.Second), nil
+	}
+	return nil, &config.Error{Key: "provider.name", Msg: fmt.Sprintf("%q is not available in this build", cfg.Provider.Name)}
+}
+
+func prune(st *store.Store, cfg *config.Config, log *slog.Logger) {
+	cutoff := time.Now().AddDate(0, 0, -cfg.Store.RetentionDays)
+	n, err := st.Prune(cutoff)
+	if err != nil {
+		log.Error("pruning old payments failed", "err", err)
+	} else if n > 0 {
+		log.Info("pruned settled payments past retention", "count", n, "before", cutoff.Format(time.DateOnly))
+	}
+}
+
+func pruneDaily(ctx context.Context, st *store.Store, cfg *config.Config, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			prune(st, cfg, log)
+		}
+	}
+}

@@ -1,0 +1,291 @@
+// Package config reads posd.toml: the daemon's settings with their
+// embedded defaults, validated so that a mistake names its key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is posd's configuration. Field tags are the TOML key names.
+type Config struct {
+	DataDir  string   `toml:"data_dir"`
+	TillID   string   `toml:"till_id"`
+	LogLevel string   `toml:"log_level"`
+	API      API      `toml:"api"`
+	Payflow  Payflow  `toml:"payflow"`
+	Provider Provider `toml:"provider"`
+	Store    Store    `toml:"store"`
+	Printer  Printer  `toml:"printer"`
+}
+
+// API configures the local HTTP API for the cash register.
+type API struct {
+	Listen         string   `toml:"listen"`
+	Token          string   `toml:"token"`
+	AllowedOrigins []string `toml:"allowed_origins"`
+	AllowRemote    bool     `toml:"allow_remote"`
+}
+
+// Payflow holds the payment engine's timing rules.
+type Payflow struct {
+	PollInterval        Duration `toml:"poll_interval"`
+	PayTimeout          Duration `toml:"pay_timeout"`
+	CancelRetryInterval Duration `toml:"cancel_retry_interval"`
+	CancelAttempts      int      `toml:"cancel_attempts"`
+	ScanTimeout         Duration `toml:"scan_timeout"`
+}
+
+// Provider selects and configures the payment gateway.
+type Provider struct {
+	Name string `toml:"name"`
+	Demo Demo   `toml:"demo"`
+}
+
+// Demo configures the built-in demo gateway.
+type Demo struct {
+	GatewayURL string   `toml:"gateway_url"` // empty: run the simulator in-process
+	Delay      Duration `toml:"delay"`       // how long the simulated customer takes to confirm
+}
+
+// Store configures the journal.
+type Store struct {
+	RetentionDays int `toml:"retention_days"`
+}
+
+// Printer configures receipts.
+type Printer struct {
+	Type      string   `toml:"type"` // file
+	Dir       string   `toml:"dir"`  // for type file; empty: <data_dir>/receipts
+	StoreName string   `toml:"store_name"`
+	Header    []string `toml:"header"`
+	Footer    []string `toml:"footer"`
+}
+
+// Duration is a time.Duration written as "5s", "2m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write it like \"5s\" or \"2m\")", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Providers are the gateway names this build knows.
+var Providers = []string{"demo"}
+
+// Default returns the embedded defaults: the demo gateway, the API on
+// 127.0.0.1:8421, receipts as files, data in the user's state directory.
+func Default() *Config {
+	return &Config{
+		DataDir:  DefaultDataDir(false),
+		TillID:   "till-01",
+		LogLevel: "info",
+		API:      API{Listen: "127.0.0.1:8421"},
+		Payflow: Payflow{
+			PollInterval:        Duration{5 * time.Second},
+			PayTimeout:          Duration{45 * time.Second},
+			CancelRetryInterval: Duration{5 * time.Second},
+			CancelAttempts:      5,
+			ScanTimeout:         Duration{120 * time.Second},
+		},
+		Provider: Provider{Name: "demo", Demo: Demo{Delay: Duration{1500 * time.Millisecond}}},
+		Store:    Store{RetentionDays: 400},
+		Printer:  Printer{Type: "file", StoreName: "posd demo store"},
+	}
+}
+
+// DefaultDataDir is where posd keeps its journal when no data_dir is set:
+// $XDG_STATE_HOME/posd (~/.local/state/posd) for a user, %ProgramData%\posd
+// for the Windows service, %LocalAppData%\posd for a Windows user.
+func DefaultDataDir(service bool) string {
+	if runtime.GOOS == "windows" {
+		if service {
+			if d := os.Getenv("ProgramData"); d != "" {
+				return filepath.Join(d, "posd")
+			}
+			return `C:\ProgramData\posd`
+		}
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "posd")
+		}
+	}
+	if service {
+		return "/var/lib/posd"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "posd")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "posd")
+	}
+	return "posd-data"
+}
+
+// Error is a configuration mistake, naming the file and key.
+type Error struct {
+	File string
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	where := e.File
+	if e.Key != "" {
+		if where != "" {
+			where += ": "
+		}
+		where += e.Key
+	}
+	if where == "" {
+		return e.Msg
+	}
+	return where + ": " + e.Msg
+}
+
+// Load reads the TOML file at path over the defaults and validates the
+// result. An empty path means the defaults alone.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		c := Default()
+		return c, c.Validate()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read the configuration: %v", err)}
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes TOML text over the defaults and validates it. name is used
+// in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: name, Key: pe.LastKey, Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}
+		}
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, &Error{File: name, Key: keys[0], Msg: fmt.Sprintf("unknown key (unknown: %s); see docs/configuration.md for the keys posd reads", strings.Join(keys, ", "))}
+	}
+	if err := c.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = name
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every value and names the first key that is wrong.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error { return &Error{Key: key, Msg: fmt.Sprintf(format, a...)} }
+	if strings.TrimSpace(c.DataDir) == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	if c.TillID == "" || len(c.TillID) > 32 || strings.ContainsFunc(c.TillID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return bad("till_id", "must be 1 to 32 printable ASCII characters without spaces, got %q", c.TillID)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if err := c.API.validate(); err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+		min time.Duration
+	}{
+		{"payflow.poll_interval", c.Payflow.PollInterval, 100 * time.Millisecond},
+		{"payflow.pay_timeout", c.Payflow.PayTimeout, time.Second},
+		{"payflow.cancel_retry_interval", c.Payflow.CancelRetryInterval, 100 * time.Millisecond},
+		{"payflow.scan_timeout", c.Payflow.ScanTimeout, time.Second},
+		{"provider.demo.delay", c.Provider.Demo.Delay, 0},
+	} {
+		if d.v.Duration < d.min || d.v.Duration > 24*time.Hour {
+			return bad(d.key, "must be between %v and 24h, got %v", d.min, d.v.Duration)
+		}
+	}
+	if c.Payflow.CancelAttempts < 1 || c.Payflow.CancelAttempts > 100 {
+		return bad("payflow.cancel_attempts", "must be from 1 to 100, got %d", c.Payflow.CancelAttempts)
+	}
+	if c.Store.RetentionDays < 1 || c.Store.RetentionDays > 10000 {
+		return bad("store.retention_days", "must be from 1 to 10000, got %d", c.Store.RetentionDays)
+	}
+	known := false
+	for _, p := range Providers {
+		known = known || p == c.Provider.Name
+	}
+	if !known {
+		return bad("provider.name", "%q is not a gateway this build supports (supported: %s)", c.Provider.Name, strings.Join(Providers, ", "))
+	}
+	if u := c.Provider.Demo.GatewayURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return bad("provider.demo.gateway_url", "must be an http:// or https:// URL, got %q", u)
+		}
+	}
+	if c.Printer.Type != "file" {
+		return bad("printer.type", "%q is not supported yet; use \"file\"", c.Printer.Type)
+	}
+	return nil
+}
+
+func (a *API) validate() error {
+	host, port, err := net.SplitHostPort(a.Listen)
+	if err != nil || port == "" {
+		return &Error{Key: "api.listen", Msg: fmt.Sprintf("must be host:port like 127.0.0.1:8421, got %q", a.Listen)}
+	}
+	if !a.AllowRemote && !IsLoopbackHost(host) {
+		return &Error{Key: "api.listen", Msg: fmt.Sprintf("%q is not a loopback address; the API carries payments and must stay on this machine (set api.allow_remote = true only behind a firewall you control)", a.Listen)}
+	}
+	if a.Token != "" && len(a.Token) < 16 {
+		return &Error{Key: "api.token", Msg: "must be at least 16 characters, or empty to generate one"}
+	}
+	for i, o := range a.AllowedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return &Error{Key: fmt.Sprintf("api.allowed_origins[%d]", i), Msg: fmt.Sprintf("must be an origin like http://localhost:3000, got %q", o)}
+		}
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host (a name or an address, without port)
+// is this machine: localhost, 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

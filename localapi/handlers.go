@@ -1,0 +1,356 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tillworks/posd/payflow"
+)
+
+// maxBody bounds a request body.
+const maxBody = 64 << 10
+
+// CreatePaymentRequest is the body of POST /v1/payments.
+type CreatePaymentRequest struct {
+	OrderID  string      `json:"order_id"`
+	Amount   json.Number `json:"amount"`
+	Currency string      `json:"currency,omitempty"`
+	Subject  string      `json:"subject,omitempty"`
+	Operator string      `json:"operator,omitempty"`
+	AuthCode string      `json:"auth_code,omitempty"`
+}
+
+// RefundRequest is the body of POST /v1/payments/{id}/refunds.
+type RefundRequest struct {
+	RefundID string      `json:"refund_id"`
+	Amount   json.Number `json:"amount"`
+	Reason   string      `json:"reason,omitempty"`
+	Operator string      `json:"operator,omitempty"`
+}
+
+// ScanRequest is the body of POST /v1/scans.
+type ScanRequest struct {
+	Code string `json:"code"`
+}
+
+// decode reads exactly one JSON object with only known fields into v.
+func decode(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, maxBody+1))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return errors.New("the request body is empty; send a JSON object")
+		case errors.As(err, &se):
+			return fmt.Errorf("the body is not valid JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String()))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("unknown field %s; see docs/api.md", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return fmt.Errorf("the body is not a valid JSON object: %v", err)
+	}
+	if dec.More() {
+		return errors.New("the body has more than one JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("the body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "struct", "map":
+		return "object"
+	}
+	return "value of type " + k
+}
+
+// amount parses an integer number of fen; floats, exponents and strings
+// are refused so that no amount is ever rounded.
+func amount(field string, n json.Number) (int64, error) {
+	if n == "" {
+		return 0, fmt.Errorf("%s is required: an integer number of fen (1250 is ¥12.50)", field)
+	}
+	v, err := strconv.ParseInt(string(n), 10, 64)
+	if err != nil || v < 1 || v > payflow.MaxAmount {
+		return 0, fmt.Errorf("%s must be an integer number of fen from 1 to %d (1250 is ¥12.50), got %s", field, int64(payflow.MaxAmount), n)
+	}
+	return v, nil
+}
+
+// DecodeCreatePayment reads and checks a POST /v1/payments body.
+func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
+	var req CreatePaymentRequest
+	if err := decode(r, &req); err != nil {
+		return payflow.NewPayment{}, err
+	}
+	amt, err := amount("amount", req.Amount)
+	if err != nil {
+		return payflow.NewPayment{}, err
+	}
+	n := payflow.NewPayment{
+		OrderID: req.OrderID, Amount: amt, Currency: req.Currency,
+		Subject: req.Subject, Operator: req.Operator, AuthCode: strings.TrimSpace(req.AuthCode),
+	}
+	if err := n.Validate(); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// DecodeRefund reads and checks a POST /v1/payments/{id}/refunds body.
+func DecodeRefund(r io.Reader) (payflow.NewRefund, error) {
+	var req RefundRequest
+	if err := decode(r, &req); err != nil {
+		return payflow.NewRefund{}, err
+	}
+	if strings.TrimSpace(req.RefundID) == "" {
+		return payflow.NewRefund{}, errors.New("refund_id is required: the cash register's id for this refund, reused when retrying it")
+	}
+	amt, err := amount("amount", req.Amount)
+	if err != nil {
+		return payflow.NewRefund{}, err
+	}
+	return payflow.NewRefund{RefundID: req.RefundID, Amount: amt, Reason: req.Reason, Operator: req.Operator}, nil
+}
+
+func (s *Server) badRequest(w http.ResponseWriter, err error) {
+	writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+}
+
+func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
+	n, err := DecodeCreatePayment(r.Body)
+	if err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	p, created, err := s.eng.CreatePayment(n)
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/v1/payments/"+p.ID)
+	writeJSON(w, status, p)
+}
+
+// waitParam reads ?wait=N, seconds to long-poll, 0..60.
+func waitParam(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 60 {
+		return 0, fmt.Errorf("wait must be a whole number of seconds from 0 to 60, got %q", v)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// respondPayment answers with payment id, first waiting up to ?wait for it
+// to settle.
+func (s *Server) respondPayment(w http.ResponseWriter, r *http.Request, id string) {
+	wait, err := waitParam(r)
+	if err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	var p *payflow.Payment
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		p, err = s.eng.Wait(ctx, id)
+	} else {
+		p, err = s.eng.Get(id)
+	}
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request) {
+	s.respondPayment(w, r, r.PathValue("id"))
+}
+
+// PaymentList is the answer of GET /v1/payments.
+type PaymentList struct {
+	Payments []*payflow.Payment `json:"payments"`
+}
+
+func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if order := q.Get("order_id"); order != "" {
+		p, err := s.eng.ByOrder(order)
+		if err != nil {
+			s.engineError(w, err)
+			return
+		}
+		s.respondPayment(w, r, p.ID)
+		return
+	}
+	day := q.Get("date")
+	state := payflow.State(q.Get("state"))
+	if state != "" && !state.Valid() {
+		s.badRequest(w, fmt.Errorf("state %q is not a payment state (awaiting_scan, paying, in_doubt, cancelling, paid, failed, cancelled, needs_attention)", state))
+		return
+	}
+	var ps []*payflow.Payment
+	var err error
+	switch {
+	case day == "" && state != "" && (!state.Terminal() || state == payflow.StateNeedsAttention):
+		// Open payments, whatever day they were made.
+		ps, err = s.eng.Open()
+	default:
+		if day == "" {
+			day = s.opt.Now().Format(time.DateOnly)
+		}
+		if _, perr := time.Parse(time.DateOnly, day); perr != nil {
+			s.badRequest(w, fmt.Errorf("date must be YYYY-MM-DD, got %q", day))
+			return
+		}
+		ps, err = s.eng.Day(day)
+	}
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	out := PaymentList{Payments: []*payflow.Payment{}}
+	for _, p := range ps {
+		if state == "" || p.State == state {
+			out.Payments = append(out.Payments, p)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	p, err := s.eng.Abort(r.PathValue("id"))
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// emptyBody accepts no body, or an empty JSON object.
+func emptyBody(r *http.Request) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("reading the body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	var v struct{}
+	return decode(bytes.NewReader(b), &v)
+}
+
+// RefundResponse is the answer of POST /v1/payments/{id}/refunds.
+type RefundResponse struct {
+	Refund  *payflow.Refund  `json:"refund"`
+	Payment *payflow.Payment `json:"payment"`
+}
+
+func (s *Server) createRefund(w http.ResponseWriter, r *http.Request) {
+	n, err := DecodeRefund(r.Body)
+	if err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	p, ref, created, err := s.eng.Refund(r.PathValue("id"), n)
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, RefundResponse{Refund: ref, Payment: p})
+}
+
+func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
+	var req ScanRequest
+	if err := decode(r.Body, &req); err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	p, err := s.eng.Scan(strings.TrimSpace(req.Code), "api")
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Status         string `json:"status"` // ok | attention | degraded
+	Version        string `json:"version"`
+	Provider       string `json:"provider"`
+	TillID         string `json:"till_id"`
+	Journal        string `json:"journal"`
+	InDoubt        int    `json:"in_doubt"`
+	NeedsAttention int    `json:"needs_attention"`
+	RefundsInDoubt int    `json:"refunds_in_doubt"`
+	AwaitingScan   string `json:"awaiting_scan,omitempty"`
+	Message        string `json:"message,omitempty"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	h := Health{Status: "ok", Version: s.opt.Version, Provider: s.opt.Provider, TillID: s.opt.TillID, Journal: "ok"}
+	status := http.StatusOK
+	open, err := s.eng.Open()
+	if err == nil {
+		err = s.opt.JournalCheck()
+	}
+	if err != nil {
+		h.Status, h.Journal, status = "degraded", err.Error(), http.StatusServiceUnavailable
+		h.Message = "the journal cannot be read: payments are refused until it can"
+		writeJSON(w, status, h)
+		return
+	}
+	for _, p := range open {
+		switch p.State {
+		case payflow.StatePaying, payflow.StateInDoubt, payflow.StateCancelling:
+			h.InDoubt++
+		case payflow.StateNeedsAttention:
+			h.NeedsAttention++
+		}
+		for _, rf := range p.Refunds {
+			if !rf.State.Terminal() {
+				h.RefundsInDoubt++
+			}
+		}
+	}
+	h.AwaitingScan = s.eng.Waiting()
+	if h.NeedsAttention > 0 {
+		h.Status = "attention"
+		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm them cancelled; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)
+	}
+	writeJSON(w, status, h)
+}

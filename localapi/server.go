@@ -1,0 +1,193 @@
+// Package localapi is the HTTP API the cash-register UI talks to: JSON over
+// HTTP/1.1 on a loopback address, every /v1 route but health behind a
+// bearer token, browser origins allowed only by name.
+package localapi
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/payflow"
+)
+
+// Options configure a Server.
+type Options struct {
+	Engine         *payflow.Engine
+	Token          string
+	AllowedOrigins []string
+	AllowRemote    bool // skip the loopback Host check (api.allow_remote)
+	Version        string
+	Provider       string
+	TillID         string
+	JournalCheck   func() error
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Server serves the local API.
+type Server struct {
+	opt     Options
+	eng     *payflow.Engine
+	origins map[string]bool
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns the API server for an engine that has been started.
+func New(opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.JournalCheck == nil {
+		opt.JournalCheck = func() error { return nil }
+	}
+	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, origins: map[string]bool{}, mux: http.NewServeMux()}
+	for _, o := range opt.AllowedOrigins {
+		s.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	s.route("/v1/health", methods{"GET": s.health})
+	s.route("/v1/payments", methods{"GET": s.listPayments, "POST": s.createPayment})
+	s.route("/v1/payments/{id}", methods{"GET": s.getPayment})
+	s.route("/v1/payments/{id}/cancel", methods{"POST": s.cancelPayment})
+	s.route("/v1/payments/{id}/refunds", methods{"POST": s.createRefund})
+	s.route("/v1/scans", methods{"POST": s.scan})
+	s.route("/v1/events", methods{"GET": s.events})
+	s.route("/v1/reports/daily", methods{"GET": s.dailyReport})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
+	})
+	return s
+}
+
+type methods map[string]http.HandlerFunc
+
+// route registers a path whose methods are listed; any other method gets a
+// JSON 405 naming the allowed ones.
+func (s *Server) route(path string, m methods) {
+	allowed := make([]string, 0, len(m))
+	for k := range m {
+		allowed = append(allowed, k)
+	}
+	sort.Strings(allowed)
+	allow := strings.Join(allowed, ", ")
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		h, ok := m[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			h, ok = m[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+path+"; use "+allow)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
+// Origin, CORS preflight, then the token for everything but health.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.opt.AllowRemote && !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, "forbidden_host", "the API answers only requests addressed to localhost or a loopback address")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if !s.origins[origin] {
+			writeError(w, http.StatusForbidden, "forbidden_origin", "origin "+origin+" is not in api.allowed_origins")
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "GET, POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	if r.URL.Path != "/v1/health" && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="posd"`)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the token is api.token or the api-token file in the data directory")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok && r.URL.Path == "/v1/events" {
+		// EventSource cannot set headers; the event stream alone takes the
+		// token as a query parameter.
+		got, ok = r.URL.Query().Get("access_token"), true
+	}
+	return ok && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opt.Token)) == 1
+}
+
+// loopbackHost checks the Host header, with or without a port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return config.IsLoopbackHost(host)
+}
+
+// errorBody is every error answer: {"error":{"code":"...","message":"..."}}.
+type errorBody struct {
+	Error payflow.Error `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{payflow.Error{Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// engineError maps the engine's errors to statuses and codes.
+func (s *Server) engineError(w http.ResponseWriter, err error) {
+	for _, m := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{payflow.ErrInvalidCode, http.StatusBadRequest, "invalid_auth_code"},
+		{payflow.ErrInvalid, http.StatusBadRequest, "invalid_request"},
+		{payflow.ErrNotFound, http.StatusNotFound, "not_found"},
+		{payflow.ErrOrderConflict, http.StatusConflict, "order_conflict"},
+		{payflow.ErrScannerBusy, http.StatusConflict, "scanner_busy"},
+		{payflow.ErrNoPaymentWaiting, http.StatusConflict, "no_payment_waiting"},
+		{payflow.ErrNotCancellable, http.StatusConflict, "not_cancellable"},
+		{payflow.ErrNotRefundable, http.StatusConflict, "not_refundable"},
+		{payflow.ErrRefundConflict, http.StatusConflict, "refund_conflict"},
+		{payflow.ErrRefundTooLarge, http.StatusConflict, "refund_too_large"},
+		{payflow.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
+	} {
+		if errors.Is(err, m.err) {
+			writeError(w, m.status, m.code, err.Error())
+			return
+		}
+	}
+	s.log.Error("journal error", "err", err)
+	writeError(w, http.StatusServiceUnavailable, "journal_unavailable",
+		"the journal could not be read or written ("+err.Error()+"); nothing was charged by this request; check disk space and the log, then retry")
+}

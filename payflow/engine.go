@@ -1,0 +1,480 @@
+package payflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config holds the engine's timing rules, named as in posd.toml.
+type Config struct {
+	TillID              string
+	PollInterval        time.Duration // between queries while in doubt
+	PayTimeout          time.Duration // from the pay request until the engine cancels
+	CancelRetryInterval time.Duration
+	CancelAttempts      int
+	ScanTimeout         time.Duration // an unscanned payment expires after this
+}
+
+// Classifier checks a scanned code and names its wallet ("wechat",
+// "alipay", ...). It returns an error wrapping ErrInvalidCode for anything
+// that cannot be a payment code.
+type Classifier func(code string) (channel string, err error)
+
+// Options are the engine's collaborators other than the journal and the
+// provider; zero values get sensible defaults.
+type Options struct {
+	Clock    Clock
+	Logger   *slog.Logger
+	Classify Classifier
+	Bus      *Bus
+}
+
+// Engine runs payments and refunds through their state machines, one
+// goroutine for each live one, journaling every transition first.
+type Engine struct {
+	cfg      Config
+	j        Journal
+	prov     Provider
+	clock    Clock
+	log      *slog.Logger
+	classify Classifier
+	bus      *Bus
+
+	mu      sync.Mutex
+	drivers map[string]*driver // live payments being driven, by id
+	refunds map[string]bool    // refunds being driven, by payment id + "/" + refund id
+	waiting string             // the payment awaiting a scan, if any
+	closed  bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type driver struct {
+	wake    chan struct{} // nudges the goroutine after an abort or scan
+	stopPay context.CancelFunc
+}
+
+// NewEngine returns an engine; Start resumes journaled work and opens it for
+// new payments.
+func NewEngine(cfg Config, j Journal, prov Provider, opt Options) *Engine {
+	if opt.Clock == nil {
+		opt.Clock = SystemClock{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Classify == nil {
+		opt.Classify = func(string) (string, error) { return "", nil }
+	}
+	if opt.Bus == nil {
+		opt.Bus = &Bus{}
+	}
+	if cfg.CancelAttempts < 1 {
+		cfg.CancelAttempts = 1
+	}
+	return &Engine{
+		cfg: cfg, j: j, prov: prov,
+		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus,
+		drivers: make(map[string]*driver),
+		refunds: make(map[string]bool),
+	}
+}
+
+// Bus returns the engine's event bus.
+func (e *Engine) Bus() *Bus { return e.bus }
+
+// Start recovers every journaled payment and refund that might still be
+// open at the gateway and resumes it: paying and in_doubt are queried first,
+// cancelling is cancelled again, refunds are re-sent with their number, and
+// an awaiting_scan payment past scan_timeout expires.
+func (e *Engine) Start(ctx context.Context) error {
+	e.ctx, e.cancel = context.WithCancel(ctx)
+	open, err := e.j.Open()
+	if err != nil {
+		return fmt.Errorf("payflow: reading open payments from the journal: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range open {
+		if !p.Live() {
+			continue
+		}
+		e.log.Info("recovering payment", "payment", p.ID, "state", p.State, "order_no", p.GatewayOrderNo)
+		if p.State == StateAwaitingScan {
+			if e.waiting != "" || e.clock.Now().Sub(p.CreatedAt) >= e.cfg.ScanTimeout {
+				if _, err := e.stepLocked(p.ID, TrigExpire, Input{}); err != nil {
+					return err
+				}
+				continue
+			}
+			e.waiting = p.ID
+		}
+		if !p.State.Terminal() {
+			e.startDriverLocked(p.ID, true)
+		}
+		for _, r := range p.Refunds {
+			if !r.State.Terminal() {
+				e.startRefundLocked(p.ID, r.ID, true)
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops the drivers and waits for them: a journal write in flight
+// completes, requests in flight are abandoned, and whatever is left open is
+// resumed by the next Start.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.wg.Wait()
+}
+
+// NewPayment is what the cash register asks for.
+type NewPayment struct {
+	OrderID  string
+	Amount   int64
+	Currency string
+	Subject  string
+	Operator string
+	AuthCode string // empty: wait for a scan
+}
+
+// MaxAmount is the largest amount posd accepts, in fen (99,999,999.99 yuan):
+// ten digits, as the gateways' amount fields allow.
+const MaxAmount = 9999999999
+
+// Validate checks a new payment's fields and fills defaults.
+func (n *NewPayment) Validate() error {
+	n.OrderID = strings.TrimSpace(n.OrderID)
+	switch {
+	case n.OrderID == "":
+		return fmt.Errorf("%w: order_id is required", ErrInvalid)
+	case len(n.OrderID) > 64:
+		return fmt.Errorf("%w: order_id is longer than 64 bytes", ErrInvalid)
+	case n.Amount < 1 || n.Amount > MaxAmount:
+		return fmt.Errorf("%w: amount must be an integer number of fen from 1 to %d, got %d", ErrInvalid, int64(MaxAmount), n.Amount)
+	case len(n.Subject) > 128:
+		return fmt.Errorf("%w: subject is longer than 128 bytes", ErrInvalid)
+	case len(n.Operator) > 64:
+		return fmt.Errorf("%w: operator is longer than 64 bytes", ErrInvalid)
+	}
+	if n.Currency == "" {
+		n.Currency = "CNY"
+	}
+	if n.Currency != "CNY" {
+		return fmt.Errorf("%w: currency %q is not supported; only CNY", ErrInvalid, n.Currency)
+	}
+	return nil
+}
+
+// CreatePayment journals a new payment. With a code it starts paying at
+// once; without, it waits for the next scan. created is false when the
+// order id already had a payment for the same amount, which is returned.
+func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err error) {
+	if err := n.Validate(); err != nil {
+		return nil, false, err
+	}
+	var channel string
+	if n.AuthCode != "" {
+		if channel, err = e.classify(n.AuthCode); err != nil {
+			return nil, false, err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.ctx == nil {
+		return nil, false, ErrClosed
+	}
+	if old, err := e.j.ByOrder(n.OrderID); err == nil {
+		if old.Amount != n.Amount || old.Currency != n.Currency {
+			return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
+		}
+		return old, false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	if n.AuthCode == "" && e.waiting != "" {
+		return nil, false, fmt.Errorf("%w: payment %s; scan, cancel or wait for it first", ErrScannerBusy, e.waiting)
+	}
+	orderNo, err := e.newNumber()
+	if err != nil {
+		return nil, false, err
+	}
+	now := e.clock.Now()
+	p = &Payment{
+		ID: newID(), OrderID: n.OrderID, Amount: n.Amount, Currency: n.Currency,
+		Subject: n.Subject, Operator: n.Operator, TillID: e.cfg.TillID,
+		State: StateAwaitingScan, Channel: "unknown", GatewayOrderNo: orderNo,
+		CreatedAt: now, UpdatedAt: now,
+		History: []HistoryEntry{{At: now, State: StateAwaitingScan, Trigger: "create"}},
+	}
+	if n.AuthCode != "" {
+		if err := Step(p, TrigScan, Input{At: now, Code: n.AuthCode, Channel: channel}); err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := e.j.Create(p); err != nil {
+		return nil, false, fmt.Errorf("payflow: journaling payment for order %s: %w", n.OrderID, err)
+	}
+	e.log.Info("payment created", "payment", p.ID, "order", p.OrderID, "amount", p.Amount, "state", p.State, "code", p.AuthCodeMasked)
+	if p.State == StateAwaitingScan {
+		e.waiting = p.ID
+	}
+	e.startDriverLocked(p.ID, false)
+	e.publish(p)
+	return p.Clone(), true, nil
+}
+
+// Scan hands a scanned code to the payment awaiting one. source names the
+// scanner (or "api").
+func (e *Engine) Scan(code, source string) (*Payment, error) {
+	channel, cerr := e.classify(code)
+	ev := &ScanEvent{CodeMasked: MaskCode(code), Channel: channel, Source: source}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cerr != nil {
+		ev.Reason = cerr.Error()
+		e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+		return nil, cerr
+	}
+	if e.waiting == "" {
+		ev.Reason = ErrNoPaymentWaiting.Error()
+		e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+		return nil, ErrNoPaymentWaiting
+	}
+	id := e.waiting
+	p, err := e.stepLocked(id, TrigScan, Input{Code: code, Channel: channel})
+	if err != nil {
+		return nil, err
+	}
+	ev.Accepted, ev.PaymentID = true, id
+	e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+	e.log.Info("code scanned", "payment", id, "code", ev.CodeMasked, "channel", channel, "source", source)
+	return p, nil
+}
+
+// Abort is the cashier's cancel. A payment awaiting a scan is cancelled at
+// once; one in flight or in doubt is cancelled at the gateway; one that
+// needs attention gets a fresh round of cancel attempts.
+func (e *Engine) Abort(id string) (*Payment, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, err := e.j.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	switch p.State {
+	case StateAwaitingScan:
+		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier"})
+	case StateInDoubt:
+		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier while in doubt"})
+	case StatePaying:
+		p.AbortRequested = true
+		p.History = append(p.History, HistoryEntry{At: e.clock.Now(), State: p.State, Trigger: "abort", Note: "abort requested while the pay request is in flight"})
+		if err := e.j.Save(p); err != nil {
+			return nil, err
+		}
+		if d := e.drivers[id]; d != nil && d.stopPay != nil {
+			d.stopPay()
+		}
+		e.publish(p)
+		return p.Clone(), nil
+	case StateNeedsAttention:
+		p, err := e.stepLocked(id, TrigRetry, Input{Note: "cancel retried by an operator"})
+		if err == nil {
+			e.startDriverLocked(id, false)
+		}
+		return p, err
+	case StateCancelling, StateCancelled, StateFailed:
+		return p.Clone(), nil
+	}
+	return p.Clone(), fmt.Errorf("%w: payment %s is %s; refund it instead", ErrNotCancellable, id, p.State)
+}
+
+// NewRefund is a refund the cash register asks for.
+type NewRefund struct {
+	RefundID string
+	Amount   int64
+	Reason   string
+	Operator string
+}
+
+// Refund journals and starts a refund of payment id. created is false when
+// the refund id was already used for the same amount.
+func (e *Engine) Refund(id string, n NewRefund) (p *Payment, r *Refund, created bool, err error) {
+	n.RefundID = strings.TrimSpace(n.RefundID)
+	switch {
+	case n.RefundID == "":
+		return nil, nil, false, fmt.Errorf("%w: refund_id is required", ErrInvalid)
+	case len(n.RefundID) > 64:
+		return nil, nil, false, fmt.Errorf("%w: refund_id is longer than 64 bytes", ErrInvalid)
+	case n.Amount < 1 || n.Amount > MaxAmount:
+		return nil, nil, false, fmt.Errorf("%w: amount must be an integer number of fen from 1 to %d, got %d", ErrInvalid, int64(MaxAmount), n.Amount)
+	case len(n.Reason) > 128:
+		return nil, nil, false, fmt.Errorf("%w: reason is longer than 128 bytes", ErrInvalid)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || e.ctx == nil {
+		return nil, nil, false, ErrClosed
+	}
+	if p, err = e.j.Get(id); err != nil {
+		return nil, nil, false, err
+	}
+	if old := p.Refund(n.RefundID); old != nil {
+		if old.Amount != n.Amount {
+			return p, old, false, fmt.Errorf("%w: refund %s was for %d fen, not %d", ErrRefundConflict, n.RefundID, old.Amount, n.Amount)
+		}
+		return p.Clone(), old, false, nil
+	}
+	if p.State != StatePaid {
+		return p, nil, false, fmt.Errorf("%w: payment %s is %s, only paid payments can be refunded", ErrNotRefundable, id, p.State)
+	}
+	if left := p.Refundable(); n.Amount > left {
+		return p, nil, false, fmt.Errorf("%w: %d fen asked, %d fen left of %d paid", ErrRefundTooLarge, n.Amount, left, p.Amount)
+	}
+	no, err := e.newNumber()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	now := e.clock.Now()
+	r = &Refund{
+		ID: n.RefundID, RequestNo: no, Amount: n.Amount, Reason: n.Reason,
+		State: RefundRefunding, Attempts: 1, CreatedAt: now, UpdatedAt: now,
+		History: []HistoryEntry{{At: now, State: State(RefundRefunding), Trigger: "create", Note: n.Operator}},
+	}
+	p.Refunds = append(p.Refunds, r)
+	p.UpdatedAt = now
+	if err := e.j.Save(p); err != nil {
+		return nil, nil, false, fmt.Errorf("payflow: journaling refund %s: %w", n.RefundID, err)
+	}
+	e.log.Info("refund created", "payment", id, "refund", r.ID, "amount", r.Amount, "request_no", r.RequestNo)
+	e.startRefundLocked(id, r.ID, false)
+	e.publishRefund(p, r)
+	c := p.Clone()
+	return c, c.Refund(r.ID), true, nil
+}
+
+// Get returns a payment by id.
+func (e *Engine) Get(id string) (*Payment, error) { return e.j.Get(id) }
+
+// ByOrder returns the payment for a cash-register order id.
+func (e *Engine) ByOrder(orderID string) (*Payment, error) { return e.j.ByOrder(orderID) }
+
+// Day returns the payments created on a day (YYYY-MM-DD, local time).
+func (e *Engine) Day(day string) ([]*Payment, error) { return e.j.Day(day) }
+
+// Open returns the payments still live or needing attention.
+func (e *Engine) Open() ([]*Payment, error) { return e.j.Open() }
+
+// Wait blocks until payment id is terminal (and its refunds settled) or ctx
+// ends, and returns its latest state either way.
+func (e *Engine) Wait(ctx context.Context, id string) (*Payment, error) {
+	ch, stop := e.bus.Subscribe(64)
+	defer stop()
+	for {
+		p, err := e.j.Get(id)
+		if err != nil || !p.Live() {
+			return p, err
+		}
+		select {
+		case <-ctx.Done():
+			return p, nil
+		case <-ch:
+		case <-e.clock.After(time.Second): // events may be dropped; look again
+		}
+	}
+}
+
+// Waiting returns the id of the payment awaiting a scan, or "".
+func (e *Engine) Waiting() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.waiting
+}
+
+// stepLocked loads payment id, applies trigger t, journals the result and
+// announces it. Callers hold e.mu.
+func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
+	p, err := e.j.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if in.At.IsZero() {
+		in.At = e.clock.Now()
+	}
+	if err := Step(p, t, in); err != nil {
+		return nil, err
+	}
+	if err := e.j.Save(p); err != nil {
+		return nil, fmt.Errorf("payflow: journaling %s of payment %s: %w", t, id, err)
+	}
+	if p.State != StateAwaitingScan && e.waiting == id {
+		e.waiting = ""
+	}
+	if d := e.drivers[id]; d != nil {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	lvl := slog.LevelInfo
+	if p.State == StateNeedsAttention {
+		lvl = slog.LevelError
+	}
+	e.log.Log(context.Background(), lvl, "payment "+string(p.State), "payment", id, "trigger", t, "gateway_code", in.Outcome.Code)
+	e.publish(p)
+	return p.Clone(), nil
+}
+
+// step is stepLocked for the drivers.
+func (e *Engine) step(id string, t Trigger, in Input) (*Payment, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stepLocked(id, t, in)
+}
+
+func (e *Engine) publish(p *Payment) {
+	e.bus.Publish(Event{Type: "payment", At: p.UpdatedAt, Payment: p.Clone()})
+}
+
+func (e *Engine) publishRefund(p *Payment, r *Refund) {
+	c := p.Clone()
+	e.bus.Publish(Event{Type: "refund", At: r.UpdatedAt, Payment: c, Refund: c.Refund(r.ID)})
+}
+
+// newNumber makes a gateway order or refund number: 20 digits, the local
+// date, six digits from the till id, and eight from the journal's sequence,
+// so numbers are unique per till and readable in a merchant console.
+func (e *Engine) newNumber() (string, error) {
+	seq, err := e.j.NextSeq()
+	if err != nil {
+		return "", fmt.Errorf("payflow: numbering: %w", err)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(e.cfg.TillID))
+	return fmt.Sprintf("%s%06d%08d", e.clock.Now().Format("060102"), h.Sum32()%1000000, seq%100000000), nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func newID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return "pay_" + idEncoding.EncodeToString(b[:])
+}

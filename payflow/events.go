@@ -1,0 +1,75 @@
+package payflow
+
+import (
+	"sync"
+	"time"
+)
+
+// Event is something the cash register may want to know as it happens: a
+// payment or refund changed state, a code was scanned, a device came or went.
+type Event struct {
+	Type    string       `json:"type"` // payment | refund | scan | device
+	At      time.Time    `json:"at"`
+	Payment *Payment     `json:"payment,omitempty"`
+	Refund  *Refund      `json:"refund,omitempty"`
+	Scan    *ScanEvent   `json:"scan,omitempty"`
+	Device  *DeviceEvent `json:"device,omitempty"`
+}
+
+// ScanEvent reports a scanned code (masked) and what became of it.
+type ScanEvent struct {
+	CodeMasked string `json:"code_masked"`
+	Channel    string `json:"channel,omitempty"`
+	Source     string `json:"source"`
+	Accepted   bool   `json:"accepted"`
+	PaymentID  string `json:"payment_id,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// DeviceEvent reports a scanner or printer state change.
+type DeviceEvent struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // scanner | printer
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Bus fans events out to subscribers. A subscriber that falls behind loses
+// events rather than stalling the engine; it can re-read state from the API.
+type Bus struct {
+	mu   sync.Mutex
+	subs map[chan Event]struct{}
+}
+
+// Subscribe returns a channel of events and a function that ends the
+// subscription and closes the channel.
+func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
+	b.mu.Lock()
+	if b.subs == nil {
+		b.subs = make(map[chan Event]struct{})
+	}
+	b.subs[ch] = struct{}{}
+	b.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			b.mu.Lock()
+			delete(b.subs, ch)
+			b.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// Publish delivers ev to every subscriber that has room for it.
+func (b *Bus) Publish(ev Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}

@@ -1,0 +1,137 @@
+// Package payflow is posd's payment engine: the pay→poll→cancel and refund
+// state machines, the rules that drive them against a gateway, and the
+// recovery that resumes them after a crash. Every state change is written to
+// the Journal before the request it leads to leaves the process.
+package payflow
+
+import (
+	"strings"
+	"time"
+)
+
+// Payment is one attempt to charge a customer for an order, as journaled
+// and as served to the cash register.
+type Payment struct {
+	ID             string         `json:"id"`
+	OrderID        string         `json:"order_id"`
+	Amount         int64          `json:"amount"` // fen
+	Currency       string         `json:"currency"`
+	Subject        string         `json:"subject,omitempty"`
+	Operator       string         `json:"operator,omitempty"`
+	TillID         string         `json:"till_id,omitempty"`
+	State          State          `json:"state"`
+	NeedsAttention bool           `json:"needs_attention"`
+	Channel        string         `json:"channel"`
+	AuthCode       string         `json:"-"` // full payment code; journaled only while the payment is live
+	AuthCodeMasked string         `json:"auth_code_masked"`
+	GatewayOrderNo string         `json:"gateway_order_no"` // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
+	GatewayTradeNo string         `json:"gateway_trade_no"`
+	ChannelTradeNo string         `json:"channel_trade_no"`
+	RefundedAmount int64          `json:"refunded_amount"`
+	Error          *Error         `json:"error"`
+	CancelAttempts int            `json:"cancel_attempts,omitempty"`
+	AbortRequested bool           `json:"abort_requested,omitempty"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+	PayStartedAt   time.Time      `json:"pay_started_at,omitzero"`
+	PaidAt         time.Time      `json:"paid_at,omitzero"`
+	History        []HistoryEntry `json:"history"`
+	Refunds        []*Refund      `json:"refunds"`
+}
+
+// Refund is one refund of (part of) a paid payment.
+type Refund struct {
+	ID              string         `json:"refund_id"`         // the cash register's idempotency key
+	RequestNo       string         `json:"refund_request_no"` // posd's stable number at the gateway, reused on every retry
+	Amount          int64          `json:"amount"`
+	Reason          string         `json:"reason,omitempty"`
+	State           RefundState    `json:"state"`
+	GatewayRefundNo string         `json:"gateway_refund_no,omitempty"`
+	Attempts        int            `json:"attempts"`
+	Error           *Error         `json:"error,omitempty"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	History         []HistoryEntry `json:"history"`
+}
+
+// HistoryEntry is one line of a payment's or refund's append-only history.
+type HistoryEntry struct {
+	At          time.Time `json:"at"`
+	State       State     `json:"state"`
+	Trigger     string    `json:"trigger,omitempty"`
+	GatewayCode string    `json:"gateway_code,omitempty"`
+	Note        string    `json:"note,omitempty"`
+	Raw         string    `json:"raw,omitempty"` // the gateway's response, clipped
+}
+
+// Error says why a payment or refund did not succeed, in the gateway's code
+// and in words a cashier can act on.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Live reports whether the engine still has work to do on p: the payment is
+// not terminal, or one of its refunds is not.
+func (p *Payment) Live() bool {
+	if !p.State.Terminal() {
+		return true
+	}
+	for _, r := range p.Refunds {
+		if !r.State.Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
+// Refund returns p's refund with the cash register's id, or nil.
+func (p *Payment) Refund(id string) *Refund {
+	for _, r := range p.Refunds {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// Refundable is what can still be refunded: the paid amount less refunds
+// done or under way.
+func (p *Payment) Refundable() int64 {
+	if p.State != StatePaid {
+		return 0
+	}
+	left := p.Amount
+	for _, r := range p.Refunds {
+		if r.State != RefundFailed {
+			left -= r.Amount
+		}
+	}
+	return left
+}
+
+// Clone returns a deep copy of p, safe to hand to another goroutine.
+func (p *Payment) Clone() *Payment {
+	c := *p
+	c.History = append([]HistoryEntry(nil), p.History...)
+	c.Refunds = make([]*Refund, len(p.Refunds)) // never nil: the API shows []
+	for i, r := range p.Refunds {
+		rc := *r
+		rc.History = append([]HistoryEntry(nil), r.History...)
+		c.Refunds[i] = &rc
+	}
+	if p.Error != nil {
+		e := *p.Error
+		c.Error = &e
+	}
+	return &c
+}
+
+// MaskCode hides the middle of a payment code so that logs and the API can
+// show which code it was without letting anyone reuse it.
+func MaskCode(code string) string {
+	if len(code) <= 8 {
+		return strings.Repeat("*", len(code))
+	}
+	return code[:4] + strings.Repeat("*", len(code)-8) + code[len(code)-4:]
+}

@@ -1,0 +1,187 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers"
+)
+
+// Client is the payflow.Provider that speaks to a demo Gateway over HTTP.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// NewClient returns a client for the gateway at baseURL (http://host:port).
+// Calls other than Pay time out after callTimeout; Pay is bounded by the
+// engine's pay deadline.
+func NewClient(baseURL string, callTimeout time.Duration) *Client {
+	return &Client{
+		base: strings.TrimRight(baseURL, "/"),
+		http: &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     60 * time.Second,
+		}, Timeout: 0},
+	}
+}
+
+func (c *Client) call(ctx context.Context, path string, req any, timeout time.Duration) (response, []byte, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return response{}, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
+	}
+	status, raw, err := providers.Post(ctx, c.http, c.base+path, http.Header{"Content-Type": {"application/json"}}, body)
+	if err != nil {
+		return response{}, raw, fmt.Errorf("demo gateway %s: %w", path, err)
+	}
+	var resp response
+	if jerr := json.Unmarshal(raw, &resp); jerr != nil || resp.Result == "" {
+		return response{}, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: "BAD_RESPONSE", Message: fmt.Sprintf("unreadable answer to %s (HTTP %d)", path, status)}
+	}
+	if status != http.StatusOK {
+		return resp, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: resp.Code, Message: resp.Message}
+	}
+	return resp, raw, nil
+}
+
+const callTimeout = 10 * time.Second
+
+func outcome(resp response, raw []byte) payflow.Outcome {
+	o := payflow.Outcome{Code: resp.Code, Message: resp.Message, Raw: raw}
+	if resp.Order != nil {
+		o.GatewayTradeNo = resp.Order.TradeNo
+		o.ChannelTradeNo = resp.Order.ChannelTradeNo
+		o.Channel = resp.Order.Channel
+	}
+	return o
+}
+
+// Pay charges the scanned code.
+func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/pay", payRequest{
+		OrderNo: r.OrderNo, MerchantOrder: r.OrderID, Amount: r.Amount,
+		AuthCode: r.AuthCode, Subject: r.Subject, Terminal: r.TillID,
+	}, 0)
+	o := outcome(resp, raw)
+	if err != nil {
+		return o, err
+	}
+	switch resp.Result {
+	case "SUCCESS":
+		o.Kind = payflow.Succeeded
+	case "FAIL":
+		o.Kind = payflow.Failed
+		if resp.Code == "ORDER_NO_CONFLICT" {
+			// The order number was used: our earlier pay landed. Only a query can tell.
+			o.Kind = payflow.Unknown
+		}
+	case "IN_PROGRESS":
+		o.Kind = payflow.InProgress
+	case "ERROR":
+		o.Kind = payflow.Broken
+	}
+	return o, nil
+}
+
+// Query asks for an order's state.
+func (c *Client) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/query", orderRequest{OrderNo: r.OrderNo}, callTimeout)
+	o := outcome(resp, raw)
+	if err != nil {
+		return o, err
+	}
+	if resp.Result == "FAIL" && resp.Code == "ORDER_NOT_EXIST" {
+		o.Kind = payflow.NotFound
+		return o, nil
+	}
+	if resp.Result != "SUCCESS" || resp.Order == nil {
+		return o, &providers.GatewayError{Gateway: "demo", Code: resp.Code, Message: resp.Message}
+	}
+	o.Code = resp.Order.Status
+	switch resp.Order.Status {
+	case StatusPaid:
+		o.Kind = payflow.Succeeded
+	case StatusCreated:
+		o.Kind = payflow.InProgress
+	case StatusFailed, StatusCancelled:
+		o.Kind = payflow.Failed
+		o.Message = "the order was closed unpaid"
+	case StatusError:
+		o.Kind = payflow.Broken
+		o.Message = "the order is in an error state at the gateway"
+	}
+	return o, nil
+}
+
+// Cancel cancels (or reverses) an order.
+func (c *Client) Cancel(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/cancel", orderRequest{OrderNo: r.OrderNo}, callTimeout)
+	o := outcome(resp, raw)
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case resp.Result == "SUCCESS":
+		o.Kind = payflow.Succeeded
+	case resp.Code == "ORDER_NOT_EXIST":
+		o.Kind = payflow.NotFound
+	default:
+		o.Kind = payflow.Failed
+	}
+	return o, nil
+}
+
+// Refund refunds part or all of a paid order, idempotent on RequestNo.
+func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/refund", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, callTimeout)
+	o := outcome(resp, raw)
+	o.GatewayTradeNo = ""
+	if err != nil {
+		return o, err
+	}
+	switch resp.Result {
+	case "SUCCESS":
+		o.Kind = payflow.Succeeded
+		o.GatewayTradeNo = "R" + r.RequestNo
+	case "FAIL":
+		o.Kind = payflow.Failed
+	case "IN_PROGRESS":
+		o.Kind = payflow.InProgress
+	}
+	return o, nil
+}
+
+// Serve runs g on a loopback listener until ctx ends and returns its base
+// URL. The daemon uses it when no external demo gateway is configured.
+func Serve(ctx context.Context, g *Gateway, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo gateway: %w", err)
+	}
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("demo gateway stopped", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}

@@ -1,0 +1,283 @@
+// Package store is posd's journal: a bbolt database in which every payment
+// state change is committed (and fsynced) before the engine acts on it.
+//
+// Layout: bucket "payments" maps a payment id to its JSON record (with its
+// history and refunds); "orders" maps the cash register's order id to the
+// payment id; "days" holds "YYYY-MM-DD/<id>" keys for daily listings and
+// pruning; "open" holds the ids of payments that are live or need
+// attention, which is all that recovery has to read.
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tillworks/posd/payflow"
+)
+
+var (
+	bucketPayments = []byte("payments")
+	bucketOrders   = []byte("orders")
+	bucketDays     = []byte("days")
+	bucketOpen     = []byte("open")
+	bucketMeta     = []byte("meta")
+)
+
+// Store is the bbolt journal. It implements payflow.Journal.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the journal at path with mode 0600. It
+// fails after a second if another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("store: %s is locked: is another posd running with this data directory?", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: opening journal %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: securing journal %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketOpen, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: preparing journal %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// record is a payment as stored: the API shape plus the full payment code,
+// which the API never shows and the journal keeps only while it is needed.
+type record struct {
+	*payflow.Payment
+	AuthCode string `json:"auth_code,omitempty"`
+}
+
+func encode(p *payflow.Payment) ([]byte, error) {
+	r := record{Payment: p}
+	if !p.State.Terminal() {
+		r.AuthCode = p.AuthCode
+	} else {
+		p.AuthCode = ""
+	}
+	return json.Marshal(r)
+}
+
+func decode(b []byte) (*payflow.Payment, error) {
+	r := record{Payment: new(payflow.Payment)}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("store: corrupt payment record: %w", err)
+	}
+	r.Payment.AuthCode = r.AuthCode
+	if r.Payment.Refunds == nil {
+		r.Payment.Refunds = []*payflow.Refund{}
+	}
+	return r.Payment, nil
+}
+
+func dayKey(p *payflow.Payment) []byte {
+	return []byte(p.CreatedAt.Format(time.DateOnly) + "/" + p.ID)
+}
+
+func isOpen(p *payflow.Payment) bool { return p.Live() || p.NeedsAttention }
+
+func put(tx *bolt.Tx, p *payflow.Payment) error {
+	b, err := encode(p)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketPayments).Put([]byte(p.ID), b); err != nil {
+		return err
+	}
+	open := tx.Bucket(bucketOpen)
+	if isOpen(p) {
+		return open.Put([]byte(p.ID), nil)
+	}
+	return open.Delete([]byte(p.ID))
+}
+
+// Create journals a new payment and indexes it by order id and day.
+func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
+	var existing *payflow.Payment
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		orders := tx.Bucket(bucketOrders)
+		if id := orders.Get([]byte(p.OrderID)); id != nil {
+			var err error
+			existing, err = get(tx, string(id))
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s", payflow.ErrOrderExists, p.OrderID)
+		}
+		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) != nil {
+			return fmt.Errorf("store: payment id %s already exists", p.ID)
+		}
+		if err := orders.Put([]byte(p.OrderID), []byte(p.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketDays).Put(dayKey(p), nil); err != nil {
+			return err
+		}
+		return put(tx, p)
+	})
+	return existing, err
+}
+
+// Save replaces a payment's record. It refuses an id it has never seen, so
+// a stray save cannot create an unindexed payment.
+func (s *Store) Save(p *payflow.Payment) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) == nil {
+			return fmt.Errorf("%w: %s", payflow.ErrNotFound, p.ID)
+		}
+		return put(tx, p)
+	})
+}
+
+func get(tx *bolt.Tx, id string) (*payflow.Payment, error) {
+	b := tx.Bucket(bucketPayments).Get([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("%w: %s", payflow.ErrNotFound, id)
+	}
+	return decode(b)
+}
+
+// Get returns a payment by id.
+func (s *Store) Get(id string) (p *payflow.Payment, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		p, err = get(tx, id)
+		return err
+	})
+	return p, err
+}
+
+// ByOrder returns the payment made for a cash-register order id.
+func (s *Store) ByOrder(orderID string) (p *payflow.Payment, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketOrders).Get([]byte(orderID))
+		if id == nil {
+			return fmt.Errorf("%w: no payment for order %s", payflow.ErrNotFound, orderID)
+		}
+		p, err = get(tx, string(id))
+		return err
+	})
+	return p, err
+}
+
+// Day returns the payments created on day (YYYY-MM-DD), oldest id order.
+func (s *Store) Day(day string) (ps []*payflow.Payment, err error) {
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return nil, fmt.Errorf("store: day %q is not YYYY-MM-DD", day)
+	}
+	prefix := []byte(day + "/")
+	err = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDays).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			p, err := get(tx, string(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			ps = append(ps, p)
+		}
+		return nil
+	})
+	return ps, err
+}
+
+// Open returns the payments that are live or need attention.
+func (s *Store) Open() (ps []*payflow.Payment, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOpen).ForEach(func(k, _ []byte) error {
+			p, err := get(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ps = append(ps, p)
+			return nil
+		})
+	})
+	return ps, err
+}
+
+// NextSeq returns the journal's next sequence number, durably.
+func (s *Store) NextSeq() (n uint64, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		n, err = tx.Bucket(bucketMeta).NextSequence()
+		return err
+	})
+	return n, err
+}
+
+// Check reads the journal to prove it is usable.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPayments) == nil {
+			return errors.New("store: payments bucket missing")
+		}
+		return nil
+	})
+}
+
+// Prune deletes settled payments created before cutoff, with their
+// indexes. Payments still open or needing attention are kept whatever
+// their age. It returns how many were deleted.
+func (s *Store) Prune(cutoff time.Time) (n int, err error) {
+	end := []byte(cutoff.Format(time.DateOnly) + "/")
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		days := tx.Bucket(bucketDays)
+		var doomed [][]byte
+		c := days.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+			id := k[bytes.IndexByte(k, '/')+1:]
+			p, err := get(tx, string(id))
+			if errors.Is(err, payflow.ErrNotFound) {
+				doomed = append(doomed, bytes.Clone(k))
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if isOpen(p) || !p.CreatedAt.Before(cutoff) {
+				continue
+			}
+			doomed = append(doomed, bytes.Clone(k))
+			if err := tx.Bucket(bucketPayments).Delete(id); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOrders).Delete([]byte(p.OrderID)); err != nil {
+				return err
+			}
+			n++
+		}
+		for _, k := range doomed {
+			if err := days.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
