@@ -20,12 +20,21 @@ func (e *Engine) startDriverLocked(id string, recovered bool) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		defer func() {
+		for {
+			e.drive(id, d, recovered)
+			recovered = false
+			// Leave only if the payment is still settled once we hold the
+			// lock: an operator may have reopened it meanwhile, and would
+			// have found this driver still registered.
 			e.mu.Lock()
-			delete(e.drivers, id)
+			p, err := e.j.Get(id)
+			if err != nil || p.State.Terminal() || e.ctx.Err() != nil {
+				delete(e.drivers, id)
+				e.mu.Unlock()
+				return
+			}
 			e.mu.Unlock()
-		}()
-		e.drive(id, d, recovered)
+		}
 	}()
 }
 

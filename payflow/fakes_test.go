@@ -1,0 +1,259 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/store"
+)
+
+// fakeClock is a Clock whose time moves only when the test says.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+// Advance moves time on by d and fires the timers that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.fireLocked()
+}
+
+func (c *fakeClock) fireLocked() {
+	keep := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	c.waiters = keep
+}
+
+// fakeGateway is a scripted Provider. Each call's answer comes from the
+// matching function, given how many times that call has been made.
+type fakeGateway struct {
+	mu       sync.Mutex
+	pay      func(r payflow.PayRequest) (payflow.Outcome, error)
+	query    func(n int) (payflow.Outcome, error)
+	cancel   func(n int) (payflow.Outcome, error)
+	refund   func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
+	calls    []string
+	counts   map[string]int
+	refNos   []string
+	inflight atomic.Int32
+}
+
+func (g *fakeGateway) record(op string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counts == nil {
+		g.counts = map[string]int{}
+	}
+	g.counts[op]++
+	g.calls = append(g.calls, op)
+	return g.counts[op]
+}
+
+func (g *fakeGateway) refundNos() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.refNos...)
+}
+
+func (g *fakeGateway) count(op string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.counts[op]
+}
+
+func (g *fakeGateway) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	g.record("pay")
+	if g.pay == nil {
+		return payflow.Outcome{Kind: payflow.Succeeded, GatewayTradeNo: "T" + r.OrderNo}, nil
+	}
+	return g.pay(r)
+}
+
+func (g *fakeGateway) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	n := g.record("query")
+	if g.query == nil {
+		return payflow.Outcome{Kind: payflow.NotFound}, nil
+	}
+	return g.query(n)
+}
+
+func (g *fakeGateway) Cancel(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	n := g.record("cancel")
+	if g.cancel == nil {
+		return payflow.Outcome{Kind: payflow.Succeeded}, nil
+	}
+	return g.cancel(n)
+}
+
+func (g *fakeGateway) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	n := g.record("refund")
+	g.mu.Lock()
+	g.refNos = append(g.refNos, r.RequestNo)
+	g.mu.Unlock()
+	if g.refund == nil {
+		return payflow.Outcome{Kind: payflow.Succeeded}, nil
+	}
+	return g.refund(r, n)
+}
+
+var (
+	errLost    = errors.New("read tcp: connection reset by peer")
+	errNotSent = fmt.Errorf("%w: dial tcp: connection refused", payflow.ErrNotSent)
+)
+
+func answer(k payflow.Kind) func(int) (payflow.Outcome, error) {
+	return func(int) (payflow.Outcome, error) { return payflow.Outcome{Kind: k, Code: k.String()}, nil }
+}
+
+var testCfg = payflow.Config{
+	TillID:              "till-01",
+	PollInterval:        5 * time.Second,
+	PayTimeout:          45 * time.Second,
+	CancelRetryInterval: 5 * time.Second,
+	CancelAttempts:      3,
+	ScanTimeout:         120 * time.Second,
+}
+
+// harness is an engine on a real journal, a fake clock and a fake gateway.
+type harness struct {
+	t     *testing.T
+	dir   string
+	st    *store.Store
+	clock *fakeClock
+	gw    *fakeGateway
+	eng   *payflow.Engine
+}
+
+func newHarness(t *testing.T, gw *fakeGateway) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), gw: gw}
+	h.start()
+	return h
+}
+
+func (h *harness) start() {
+	h.t.Helper()
+	st, err := store.Open(filepath.Join(h.dir, "posd.db"))
+	require.NoError(h.t, err)
+	h.st = st
+	h.eng = payflow.NewEngine(testCfg, st, h.gw, payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	require.NoError(h.t, h.eng.Start(context.Background()))
+	h.t.Cleanup(h.stop)
+}
+
+// stop shuts the engine down as a crash would leave it: whatever is open
+// stays open in the journal.
+func (h *harness) stop() {
+	if h.eng != nil {
+		h.eng.Close()
+		h.st.Close()
+		h.eng = nil
+	}
+}
+
+func (h *harness) restart() {
+	h.stop()
+	h.start()
+}
+
+// until runs the clock forward in half-second steps, never while a
+// gateway call is in flight, until payment id satisfies ok; it fails after
+// ten seconds of real time.
+func (h *harness) until(id string, ok func(*payflow.Payment) bool) *payflow.Payment {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		p, err := h.st.Get(id)
+		require.NoError(h.t, err)
+		if ok(p) {
+			return p
+		}
+		time.Sleep(time.Millisecond)
+		if h.gw.inflight.Load() == 0 {
+			h.clock.Advance(500 * time.Millisecond)
+		}
+	}
+	p, _ := h.st.Get(id)
+	h.t.Fatalf("payment %s never got there; state %s, history %+v", id, p.State, p.History)
+	return nil
+}
+
+func (h *harness) untilState(id string, s payflow.State) *payflow.Payment {
+	h.t.Helper()
+	return h.until(id, func(p *payflow.Payment) bool { return p.State == s })
+}
+
+func (h *harness) pay(order string, amount int64, code string) *payflow.Payment {
+	h.t.Helper()
+	p, created, err := h.eng.CreatePayment(payflow.NewPayment{OrderID: order, Amount: amount, AuthCode: code})
+	require.NoError(h.t, err)
+	require.True(h.t, created)
+	return p
+}
+
+func states(p *payflow.Payment) []payflow.State {
+	var out []payflow.State
+	for _, h := range p.History {
+		if len(out) == 0 || out[len(out)-1] != h.State {
+			out = append(out, h.State)
+		}
+	}
+	return out
+}
+
+const wechat = "134567890123456789"

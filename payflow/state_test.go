@@ -1,0 +1,191 @@
+package payflow
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCancelling,
+	StatePaid, StateFailed, StateCancelled, StateNeedsAttention}
+
+var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
+	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry}
+
+// TestPaymentEdges walks every edge of the payment machine and checks what
+// each transition records.
+func TestPaymentEdges(t *testing.T) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	ids := Outcome{GatewayTradeNo: "G1", ChannelTradeNo: "C1", Channel: "alipay", Code: "X", Message: "words", Raw: []byte(`{"code":"134567890123456789"}`)}
+	tests := []struct {
+		from  State
+		on    Trigger
+		to    State
+		check func(t *testing.T, p *Payment)
+	}{
+		{StateAwaitingScan, TrigScan, StatePaying, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "134567890123456789", p.AuthCode)
+			assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
+			assert.Equal(t, "wechat", p.Channel)
+			assert.Equal(t, at, p.PayStartedAt)
+		}},
+		{StateAwaitingScan, TrigAbort, StateCancelled, errCode("aborted")},
+		{StateAwaitingScan, TrigExpire, StateCancelled, errCode("expired")},
+		{StatePaying, TrigSucceeded, StatePaid, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "G1", p.GatewayTradeNo)
+			assert.Equal(t, "C1", p.ChannelTradeNo)
+			assert.Equal(t, "alipay", p.Channel)
+			assert.Equal(t, at, p.PaidAt)
+			assert.Nil(t, p.Error)
+		}},
+		{StatePaying, TrigFailed, StateFailed, errCode("X")},
+		{StatePaying, TrigNotSent, StateFailed, errCode("network_unavailable")},
+		{StatePaying, TrigNotFound, StateFailed, errCode("not_charged")},
+		{StatePaying, TrigUncertain, StateInDoubt, func(t *testing.T, p *Payment) { assert.Equal(t, "G1", p.GatewayTradeNo) }},
+		{StatePaying, TrigBroken, StateNeedsAttention, func(t *testing.T, p *Payment) {
+			assert.True(t, p.NeedsAttention)
+			errCode("X")(t, p)
+		}},
+		{StateInDoubt, TrigSucceeded, StatePaid, nil},
+		{StateInDoubt, TrigFailed, StateFailed, errCode("X")},
+		{StateInDoubt, TrigNotFound, StateFailed, errCode("not_charged")},
+		{StateInDoubt, TrigBroken, StateNeedsAttention, errCode("X")},
+		{StateInDoubt, TrigDeadline, StateCancelling, attempts(1)},
+		{StateInDoubt, TrigAbort, StateCancelling, attempts(1)},
+		{StateCancelling, TrigCancelled, StateCancelled, nil},
+		{StateCancelling, TrigCancelRetry, StateCancelling, attempts(2)},
+		{StateCancelling, TrigGiveUp, StateNeedsAttention, func(t *testing.T, p *Payment) {
+			assert.True(t, p.NeedsAttention)
+			errCode("cancel_failed")(t, p)
+			assert.Contains(t, p.Error.Message, "words")
+		}},
+		{StateNeedsAttention, TrigRetry, StateCancelling, func(t *testing.T, p *Payment) {
+			assert.False(t, p.NeedsAttention)
+			assert.Equal(t, 1, p.CancelAttempts)
+		}},
+	}
+	seen := map[[2]string]bool{}
+	for _, tc := range tests {
+		t.Run(string(tc.from)+"/"+string(tc.on), func(t *testing.T) {
+			p := &Payment{State: tc.from, CancelAttempts: 1, AuthCode: "134567890123456789"}
+			if tc.from == StateInDoubt {
+				p.CancelAttempts = 0
+			}
+			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat"}))
+			assert.Equal(t, tc.to, p.State)
+			assert.Equal(t, at, p.UpdatedAt)
+			require.Len(t, p.History, 1)
+			h := p.History[0]
+			assert.Equal(t, tc.to, h.State)
+			assert.Equal(t, string(tc.on), h.Trigger)
+			assert.Equal(t, "X", h.GatewayCode)
+			assert.NotContains(t, h.Raw, "134567890123456789", "a code echoed by the gateway is masked in the journal")
+			if tc.check != nil {
+				tc.check(t, p)
+			}
+		})
+		seen[[2]string{string(tc.from), string(tc.on)}] = true
+	}
+	// Every edge of the table is in the test, and nothing else is allowed.
+	for _, s := range allStates {
+		for _, tr := range allTriggers {
+			_, inTable := payTransitions[s][tr]
+			assert.Equal(t, inTable, seen[[2]string{string(s), string(tr)}], "edge %s/%s", s, tr)
+			if !inTable {
+				p := &Payment{State: s}
+				err := Step(p, tr, Input{At: at})
+				var te *ErrTransition
+				require.True(t, errors.As(err, &te), "%s/%s must be refused", s, tr)
+				assert.Equal(t, s, p.State)
+				assert.Empty(t, p.History)
+			}
+		}
+	}
+}
+
+func errCode(code string) func(*testing.T, *Payment) {
+	return func(t *testing.T, p *Payment) {
+		t.Helper()
+		require.NotNil(t, p.Error)
+		assert.Equal(t, code, p.Error.Code)
+		assert.NotEmpty(t, p.Error.Message)
+	}
+}
+
+func attempts(n int) func(*testing.T, *Payment) {
+	return func(t *testing.T, p *Payment) { t.Helper(); assert.Equal(t, n, p.CancelAttempts) }
+}
+
+// TestRefundEdges walks every edge of the refund machine.
+func TestRefundEdges(t *testing.T) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		from        RefundState
+		on          Trigger
+		to          RefundState
+		refunded    int64
+		errCode     string
+		attemptsNow int
+	}{
+		{RefundRefunding, TrigSucceeded, RefundRefunded, 300, "", 1},
+		{RefundRefunding, TrigFailed, RefundFailed, 0, "X", 1},
+		{RefundRefunding, TrigBroken, RefundFailed, 0, "X", 1},
+		{RefundRefunding, TrigNotSent, RefundFailed, 0, "network_unavailable", 1},
+		{RefundRefunding, TrigUncertain, RefundInDoubt, 0, "", 1},
+		{RefundInDoubt, TrigRetry, RefundRefunding, 0, "", 2},
+	}
+	seen := map[[2]string]bool{}
+	for _, tc := range tests {
+		t.Run(string(tc.from)+"/"+string(tc.on), func(t *testing.T) {
+			r := &Refund{ID: "r1", Amount: 300, State: tc.from, Attempts: 1}
+			p := &Payment{State: StatePaid, Amount: 1000, Refunds: []*Refund{r}}
+			require.NoError(t, StepRefund(p, r, tc.on, Input{At: at, Outcome: Outcome{Code: "X", Message: "m"}}))
+			assert.Equal(t, tc.to, r.State)
+			assert.Equal(t, tc.refunded, p.RefundedAmount)
+			assert.Equal(t, tc.attemptsNow, r.Attempts)
+			if tc.errCode != "" {
+				require.NotNil(t, r.Error)
+				assert.Equal(t, tc.errCode, r.Error.Code)
+			}
+			require.Len(t, r.History, 1)
+			assert.Equal(t, State(tc.to), r.History[0].State)
+		})
+		seen[[2]string{string(tc.from), string(tc.on)}] = true
+	}
+	for _, s := range []RefundState{RefundRefunding, RefundInDoubt, RefundRefunded, RefundFailed} {
+		for _, tr := range allTriggers {
+			_, inTable := refundTransitions[s][tr]
+			assert.Equal(t, inTable, seen[[2]string{string(s), string(tr)}], "edge %s/%s", s, tr)
+			if !inTable {
+				r := &Refund{State: s}
+				assert.Error(t, StepRefund(&Payment{}, r, tr, Input{At: at}))
+				assert.Equal(t, s, r.State)
+			}
+		}
+	}
+}
+
+func TestRefundable(t *testing.T) {
+	p := &Payment{State: StatePaid, Amount: 1000, Refunds: []*Refund{
+		{Amount: 300, State: RefundRefunded},
+		{Amount: 200, State: RefundInDoubt},
+		{Amount: 400, State: RefundFailed},
+	}}
+	assert.Equal(t, int64(500), p.Refundable())
+	p.State = StateCancelled
+	assert.Zero(t, p.Refundable())
+}
+
+func TestMaskCode(t *testing.T) {
+	for code, want := range map[string]string{
+		"134567890123456789": "1345**********6789",
+		"12345678":           "********",
+		"":                   "",
+		"123456789":          "1234*6789",
+	} {
+		assert.Equal(t, want, MaskCode(code), code)
+	}
+}
