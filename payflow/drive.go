@@ -52,10 +52,12 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 		case StateAwaitingScan:
 			e.awaitScan(p, d)
 		case StatePaying:
-			if recovered {
+			// Without the code in memory (after a restart) the pay may or
+			// may not have left: ask the gateway, never send it again.
+			if code := e.code(p.ID); recovered || code == "" {
 				e.resolvePaying(p)
 			} else {
-				e.pay(p, d)
+				e.pay(p, code, d)
 			}
 		case StateInDoubt:
 			e.poll(p, d, recovered)
@@ -90,7 +92,7 @@ func (e *Engine) awaitScan(p *Payment, d *driver) {
 
 // pay sends the journaled pay request. Its context ends at the pay
 // deadline, or when the cashier aborts.
-func (e *Engine) pay(p *Payment, d *driver) {
+func (e *Engine) pay(p *Payment, code string, d *driver) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	e.mu.Lock()
@@ -107,7 +109,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	failpoint.Hit("pay-journaled")
 	o, err := e.prov.Pay(ctx, PayRequest{
 		OrderNo: p.GatewayOrderNo, OrderID: p.OrderID, Amount: p.Amount, Currency: p.Currency,
-		AuthCode: p.AuthCode, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
+		AuthCode: code, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
 	})
 	failpoint.Hit("pay-answered")
 	if e.ctx.Err() != nil {

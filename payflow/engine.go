@@ -52,6 +52,7 @@ type Engine struct {
 	drivers map[string]*driver // live payments being driven, by id
 	refunds map[string]bool    // refunds being driven, by payment id + "/" + refund id
 	waiting string             // the payment awaiting a scan, if any
+	codes   map[string]string  // payment codes by payment id, held in memory until the pay is answered
 	closed  bool
 
 	ctx    context.Context
@@ -87,6 +88,7 @@ func NewEngine(cfg Config, j Journal, prov Provider, opt Options) *Engine {
 		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus,
 		drivers: make(map[string]*driver),
 		refunds: make(map[string]bool),
+		codes:   make(map[string]string),
 	}
 }
 
@@ -234,6 +236,8 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 	e.log.Info("payment created", "payment", p.ID, "order", p.OrderID, "amount", p.Amount, "state", p.State, "code", p.AuthCodeMasked)
 	if p.State == StateAwaitingScan {
 		e.waiting = p.ID
+	} else {
+		e.codes[p.ID] = n.AuthCode
 	}
 	e.startDriverLocked(p.ID, false)
 	e.publish(p)
@@ -418,8 +422,14 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if in.At.IsZero() {
 		in.At = e.clock.Now()
 	}
+	p.AuthCode = e.codes[id] // lets Step mask the code in what the gateway echoes
 	if err := Step(p, t, in); err != nil {
 		return nil, err
+	}
+	if p.State == StatePaying && t == TrigScan {
+		e.codes[id] = in.Code
+	} else {
+		delete(e.codes, id) // a pay is sent once; nothing needs the code after its answer
 	}
 	if err := e.j.Save(p); err != nil {
 		return nil, fmt.Errorf("payflow: journaling %s of payment %s: %w", t, id, err)
@@ -440,6 +450,13 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	e.log.Log(context.Background(), lvl, "payment "+string(p.State), "payment", id, "trigger", t, "gateway_code", in.Outcome.Code)
 	e.publish(p)
 	return p.Clone(), nil
+}
+
+// code returns the payment code held for payment id, if any.
+func (e *Engine) code(id string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.codes[id]
 }
 
 // step is stepLocked for the drivers.

@@ -3,6 +3,8 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -560,4 +562,27 @@ func TestWaitAndEvents(t *testing.T) {
 	require.NotNil(t, scan)
 	assert.Equal(t, "1345**********6789", scan.CodeMasked)
 	assert.True(t, scan.Accepted)
+}
+
+// TestCodeNeverJournaled checks the journal file itself while a pay is in
+// flight: the full payment code is held in memory only.
+func TestCodeNeverJournaled(t *testing.T) {
+	release := make(chan struct{})
+	gw := &fakeGateway{pay: func(r payflow.PayRequest) (payflow.Outcome, error) {
+		<-release
+		return payflow.Outcome{Kind: payflow.Succeeded, Raw: []byte(`{"echo":"` + r.AuthCode + `"}`)}, nil
+	}}
+	h := newHarness(t, gw)
+	p := h.pay("o1", 100, wechat)
+	require.Eventually(t, func() bool { return gw.count("pay") == 1 }, 5*time.Second, time.Millisecond)
+	raw, err := os.ReadFile(filepath.Join(h.dir, "posd.db"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), wechat)
+	close(release)
+	p = h.untilState(p.ID, payflow.StatePaid)
+	assert.Contains(t, p.History[len(p.History)-1].Raw, "1345**********6789", "an echoed code is masked")
+	h.stop()
+	raw, err = os.ReadFile(filepath.Join(h.dir, "posd.db"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), wechat)
 }

@@ -22,7 +22,7 @@ type Payment struct {
 	State          State          `json:"state"`
 	NeedsAttention bool           `json:"needs_attention"`
 	Channel        string         `json:"channel"`
-	AuthCode       string         `json:"-"` // full payment code; journaled only while the payment is live
+	AuthCode       string         `json:"-"` // full payment code: in memory only, never journaled or shown
 	AuthCodeMasked string         `json:"auth_code_masked"`
 	GatewayOrderNo string         `json:"gateway_order_no"` // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
 	GatewayTradeNo string         `json:"gateway_trade_no"`

@@ -69,33 +69,24 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
 
-// record is a payment as stored: the API shape plus the full payment code,
-// which the API never shows and the journal keeps only while it is needed.
-type record struct {
-	*payflow.Payment
-	AuthCode string `json:"auth_code,omitempty"`
-}
-
+// encode serializes a payment. The full payment code is never written:
+// recovery resolves an interrupted pay by query and never sends it again,
+// so the code is needed only in memory for the one request. (Writing it and
+// clearing it later would not do: bbolt's copy-on-write pages keep old
+// copies in the file until they are reused.)
 func encode(p *payflow.Payment) ([]byte, error) {
-	r := record{Payment: p}
-	if !p.State.Terminal() {
-		r.AuthCode = p.AuthCode
-	} else {
-		p.AuthCode = ""
-	}
-	return json.Marshal(r)
+	return json.Marshal(p)
 }
 
 func decode(b []byte) (*payflow.Payment, error) {
-	r := record{Payment: new(payflow.Payment)}
-	if err := json.Unmarshal(b, &r); err != nil {
+	p := new(payflow.Payment)
+	if err := json.Unmarshal(b, p); err != nil {
 		return nil, fmt.Errorf("store: corrupt payment record: %w", err)
 	}
-	r.Payment.AuthCode = r.AuthCode
-	if r.Payment.Refunds == nil {
-		r.Payment.Refunds = []*payflow.Refund{}
+	if p.Refunds == nil {
+		p.Refunds = []*payflow.Refund{}
 	}
-	return r.Payment, nil
+	return p, nil
 }
 
 func dayKey(p *payflow.Payment) []byte {

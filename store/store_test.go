@@ -1,0 +1,220 @@
+package store_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/store"
+)
+
+func open(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func payment(id, order string, at time.Time, s payflow.State) *payflow.Payment {
+	return &payflow.Payment{ID: id, OrderID: order, Amount: 100, Currency: "CNY", State: s,
+		AuthCode: "134567890123456789", AuthCodeMasked: "1345**********6789",
+		CreatedAt: at, UpdatedAt: at, History: []payflow.HistoryEntry{{At: at, State: s}}}
+}
+
+var day1 = time.Date(2026, 11, 20, 9, 30, 0, 0, time.Local)
+
+func TestCreateGetIndexes(t *testing.T) {
+	s := open(t)
+	p := payment("pay_a", "A1", day1, payflow.StatePaying)
+	_, err := s.Create(p)
+	require.NoError(t, err)
+
+	got, err := s.Get("pay_a")
+	require.NoError(t, err)
+	assert.Equal(t, "A1", got.OrderID)
+	assert.Empty(t, got.AuthCode, "the full code never reaches the journal")
+	assert.Equal(t, "1345**********6789", got.AuthCodeMasked)
+	assert.NotNil(t, got.Refunds)
+
+	got, err = s.ByOrder("A1")
+	require.NoError(t, err)
+	assert.Equal(t, "pay_a", got.ID)
+
+	existing, err := s.Create(payment("pay_b", "A1", day1, payflow.StatePaying))
+	assert.ErrorIs(t, err, payflow.ErrOrderExists)
+	require.NotNil(t, existing)
+	assert.Equal(t, "pay_a", existing.ID)
+
+	_, err = s.Get("pay_zz")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.ByOrder("nope")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.ErrorIs(t, s.Save(payment("pay_zz", "Z", day1, payflow.StatePaid)), payflow.ErrNotFound)
+
+	_, err = s.Create(payment("pay_c", "C1", day1.Add(24*time.Hour), payflow.StatePaid))
+	require.NoError(t, err)
+	ps, err := s.Day("2026-11-20")
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	assert.Equal(t, "pay_a", ps[0].ID)
+	ps, err = s.Day("2026-11-21")
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	_, err = s.Day("21/11/2026")
+	assert.Error(t, err)
+
+	open, err := s.Open()
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+	assert.Equal(t, "pay_a", open[0].ID)
+}
+
+func TestNoFullCodeOnDiskAndOpenIndex(t *testing.T) {
+	s := open(t)
+	p := payment("pay_a", "A1", day1, payflow.StateInDoubt)
+	_, err := s.Create(p)
+	require.NoError(t, err)
+	p.State = payflow.StatePaid
+	require.NoError(t, s.Save(p))
+	got, err := s.Get("pay_a")
+	require.NoError(t, err)
+	assert.Empty(t, got.AuthCode)
+	assert.Equal(t, "1345**********6789", got.AuthCodeMasked)
+	open, err := s.Open()
+	require.NoError(t, err)
+	assert.Empty(t, open)
+
+	// The code is gone from the file itself, not only from what Get returns.
+	path := s.Path()
+	require.NoError(t, s.Close())
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "134567890123456789")
+}
+
+func TestOpenKeepsRefundsAndAttention(t *testing.T) {
+	s := open(t)
+	p := payment("pay_a", "A1", day1, payflow.StatePaid)
+	p.Refunds = []*payflow.Refund{{ID: "r1", State: payflow.RefundInDoubt, Amount: 10}}
+	_, err := s.Create(p)
+	require.NoError(t, err)
+	q := payment("pay_b", "B1", day1, payflow.StateNeedsAttention)
+	q.NeedsAttention = true
+	_, err = s.Create(q)
+	require.NoError(t, err)
+	open, err := s.Open()
+	require.NoError(t, err)
+	assert.Len(t, open, 2)
+}
+
+func TestFileModeAndLock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "posd.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	require.NoError(t, os.Remove(path))
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	_, err = store.Open(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "another posd")
+}
+
+func TestNextSeqDurableAndUnique(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	a, _ := s.NextSeq()
+	b, _ := s.NextSeq()
+	assert.Less(t, a, b)
+	require.NoError(t, s.Close())
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	c, _ := s.NextSeq()
+	assert.Less(t, b, c, "numbers are never reused across restarts")
+}
+
+func TestPrune(t *testing.T) {
+	s := open(t)
+	old := day1.AddDate(0, 0, -500)
+	for _, p := range []*payflow.Payment{
+		payment("pay_old_paid", "O1", old, payflow.StatePaid),
+		payment("pay_old_attention", "O2", old, payflow.StateNeedsAttention),
+		payment("pay_old_live", "O3", old, payflow.StateInDoubt),
+		payment("pay_new", "N1", day1, payflow.StatePaid),
+	} {
+		p.NeedsAttention = p.State == payflow.StateNeedsAttention
+		_, err := s.Create(p)
+		require.NoError(t, err)
+	}
+	n, err := s.Prune(day1.AddDate(0, 0, -400))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	_, err = s.Get("pay_old_paid")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.ByOrder("O1")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	for _, id := range []string{"pay_old_attention", "pay_old_live", "pay_new"} {
+		_, err := s.Get(id)
+		assert.NoError(t, err, id)
+	}
+	ps, err := s.Day(old.Format(time.DateOnly))
+	require.NoError(t, err)
+	assert.Len(t, ps, 2)
+}
+
+func TestCorruptRecordIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_a", "A1", day1, payflow.StatePaying))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("payments")).Put([]byte("pay_a"), []byte("{not json"))
+	}))
+	require.NoError(t, db.Close())
+
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Get("pay_a")
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "corrupt"), err.Error())
+	assert.False(t, errors.Is(err, payflow.ErrNotFound))
+}
+
+// BenchmarkCommit measures one journal write: a payment state change
+// committed and fsynced, as the engine does before each gateway request.
+func BenchmarkCommit(b *testing.B) {
+	s, err := store.Open(filepath.Join(b.TempDir(), "posd.db"))
+	require.NoError(b, err)
+	defer s.Close()
+	p := payment("pay_bench", "B1", day1, payflow.StatePaying)
+	_, err = s.Create(p)
+	require.NoError(b, err)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p.CancelAttempts = i
+		if err := s.Save(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
