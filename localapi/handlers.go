@@ -20,20 +20,20 @@ const maxBody = 64 << 10
 
 // CreatePaymentRequest is the body of POST /v1/payments.
 type CreatePaymentRequest struct {
-	OrderID  string      `json:"order_id"`
-	Amount   json.Number `json:"amount"`
-	Currency string      `json:"currency,omitempty"`
-	Subject  string      `json:"subject,omitempty"`
-	Operator string      `json:"operator,omitempty"`
-	AuthCode string      `json:"auth_code,omitempty"`
+	OrderID  string          `json:"order_id"`
+	Amount   json.RawMessage `json:"amount"`
+	Currency string          `json:"currency,omitempty"`
+	Subject  string          `json:"subject,omitempty"`
+	Operator string          `json:"operator,omitempty"`
+	AuthCode string          `json:"auth_code,omitempty"`
 }
 
 // RefundRequest is the body of POST /v1/payments/{id}/refunds.
 type RefundRequest struct {
-	RefundID string      `json:"refund_id"`
-	Amount   json.Number `json:"amount"`
-	Reason   string      `json:"reason,omitempty"`
-	Operator string      `json:"operator,omitempty"`
+	RefundID string          `json:"refund_id"`
+	Amount   json.RawMessage `json:"amount"`
+	Reason   string          `json:"reason,omitempty"`
+	Operator string          `json:"operator,omitempty"`
 }
 
 // ScanRequest is the body of POST /v1/scans.
@@ -82,11 +82,12 @@ func jsonKind(k string) string {
 
 // amount parses an integer number of fen; floats, exponents and strings
 // are refused so that no amount is ever rounded.
-func amount(field string, n json.Number) (int64, error) {
-	if n == "" {
+func amount(field string, raw json.RawMessage) (int64, error) {
+	n := string(raw)
+	if n == "" || n == "null" {
 		return 0, fmt.Errorf("%s is required: an integer number of fen (1250 is ¥12.50)", field)
 	}
-	v, err := strconv.ParseInt(string(n), 10, 64)
+	v, err := strconv.ParseInt(n, 10, 64)
 	if err != nil || v < 1 || v > payflow.MaxAmount {
 		return 0, fmt.Errorf("%s must be an integer number of fen from 1 to %d (1250 is ¥12.50), got %s", field, int64(payflow.MaxAmount), n)
 	}

@@ -1,0 +1,467 @@
+package localapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/localapi"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/store"
+)
+
+const token = "test-token-0123456789"
+
+type env struct {
+	t   *testing.T
+	srv *httptest.Server
+	eng *payflow.Engine
+	gw  *demo.Gateway
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "posd.db"))
+	require.NoError(t, err)
+	gw, err := demo.NewGateway("", 0)
+	require.NoError(t, err)
+	gsrv := httptest.NewServer(gw)
+	eng := payflow.NewEngine(payflow.Config{
+		TillID: "till-01", PollInterval: 20 * time.Millisecond, PayTimeout: 2 * time.Second,
+		CancelRetryInterval: 20 * time.Millisecond, CancelAttempts: 2, ScanTimeout: 5 * time.Second,
+	}, st, demo.NewClient(gsrv.URL, time.Second), payflow.Options{Classify: scanner.Classifier})
+	require.NoError(t, eng.Start(context.Background()))
+	api := localapi.New(localapi.Options{
+		Engine: eng, Token: token, AllowedOrigins: []string{"http://localhost:3000"},
+		Version: "test", Provider: "demo", TillID: "till-01", JournalCheck: st.Check,
+	})
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() {
+		srv.Close()
+		eng.Close()
+		gsrv.Close()
+		st.Close()
+	})
+	return &env{t: t, srv: srv, eng: eng, gw: gw}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.body, v), string(r.body))
+}
+
+func (r reply) errCode(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Error payflow.Error `json:"error"`
+	}
+	r.json(t, &e)
+	assert.NotEmpty(t, e.Error.Message, "errors say what was wrong")
+	return e.Error.Code
+}
+
+// call sends a request with the token; opts may change headers.
+func (e *env) call(method, path, body string, opts ...func(*http.Request)) reply {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	return reply{resp.StatusCode, resp.Header, b}
+}
+
+func (e *env) payment(path string) *payflow.Payment {
+	e.t.Helper()
+	r := e.call("GET", path, "")
+	require.Equal(e.t, 200, r.status, string(r.body))
+	var p payflow.Payment
+	r.json(e.t, &p)
+	return &p
+}
+
+func (e *env) create(body string) (*payflow.Payment, reply) {
+	e.t.Helper()
+	r := e.call("POST", "/v1/payments", body)
+	var p payflow.Payment
+	if r.status < 300 {
+		r.json(e.t, &p)
+	}
+	return &p, r
+}
+
+func (e *env) paid(order string, amount int) *payflow.Payment {
+	e.t.Helper()
+	p, r := e.create(`{"order_id":"` + order + `","amount":` + itoa(amount) + `,"auth_code":"134567890123456789"}`)
+	require.Equal(e.t, 201, r.status, string(r.body))
+	p = e.payment("/v1/payments/" + p.ID + "?wait=10")
+	require.Equal(e.t, payflow.StatePaid, p.State)
+	return p
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func withHeader(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
+
+func TestGuards(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		opts   []func(*http.Request)
+		status int
+		code   string
+	}{
+		{"health needs no token", "GET", "/v1/health", []func(*http.Request){withHeader("Authorization", "")}, 200, ""},
+		{"no token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "")}, 401, "unauthorized"},
+		{"wrong token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "Bearer nope")}, 401, "unauthorized"},
+		{"basic auth is not a token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "Basic "+token)}, 401, "unauthorized"},
+		{"rebinding host", "GET", "/v1/health", []func(*http.Request){func(r *http.Request) { r.Host = "evil.example:8421" }}, 403, "forbidden_host"},
+		{"localhost host", "GET", "/v1/payments", []func(*http.Request){func(r *http.Request) { r.Host = "localhost:8421" }}, 200, ""},
+		{"foreign origin", "GET", "/v1/payments", []func(*http.Request){withHeader("Origin", "http://evil.example")}, 403, "forbidden_origin"},
+		{"allowed origin", "GET", "/v1/payments", []func(*http.Request){withHeader("Origin", "http://localhost:3000")}, 200, ""},
+		{"unknown route", "GET", "/v1/nope", nil, 404, "not_found"},
+		{"wrong method", "DELETE", "/v1/payments", nil, 405, "method_not_allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.call(tc.method, tc.path, "", tc.opts...)
+			assert.Equal(t, tc.status, r.status, string(r.body))
+			if tc.code != "" {
+				assert.Equal(t, tc.code, r.errCode(t))
+			}
+		})
+	}
+	t.Run("CORS preflight", func(t *testing.T) {
+		r := e.call("OPTIONS", "/v1/payments", "", withHeader("Origin", "http://localhost:3000"), withHeader("Authorization", ""))
+		assert.Equal(t, 204, r.status)
+		assert.Equal(t, "http://localhost:3000", r.header.Get("Access-Control-Allow-Origin"))
+		assert.Contains(t, r.header.Get("Access-Control-Allow-Headers"), "Authorization")
+	})
+	t.Run("405 names the allowed methods", func(t *testing.T) {
+		r := e.call("DELETE", "/v1/payments", "")
+		assert.Equal(t, "GET, POST", r.header.Get("Allow"))
+	})
+}
+
+func TestCreatePayment(t *testing.T) {
+	e := newEnv(t)
+	p, r := e.create(`{"order_id":"A1","amount":1250,"subject":"咖啡","operator":"op1","auth_code":"134567890123456789"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	assert.Equal(t, "/v1/payments/"+p.ID, r.header.Get("Location"))
+	assert.Equal(t, "A1", p.OrderID)
+	assert.Equal(t, int64(1250), p.Amount)
+	assert.Equal(t, "CNY", p.Currency)
+	assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
+	assert.NotContains(t, string(r.body), "134567890123456789", "the full code is never in API output")
+	for _, field := range []string{"id", "order_id", "amount", "currency", "state", "channel", "auth_code_masked",
+		"gateway_order_no", "channel_trade_no", "refunded_amount", "error", "created_at", "updated_at", "history"} {
+		assert.Contains(t, string(r.body), `"`+field+`":`, field)
+	}
+
+	again, r := e.create(`{"order_id":"A1","amount":1250}`)
+	assert.Equal(t, 200, r.status, "same order, same amount: the existing payment")
+	assert.Equal(t, p.ID, again.ID)
+
+	_, r = e.create(`{"order_id":"A1","amount":1300}`)
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "order_conflict", r.errCode(t))
+
+	waiting, r := e.create(`{"order_id":"B1","amount":100}`)
+	require.Equal(t, 201, r.status)
+	assert.Equal(t, payflow.StateAwaitingScan, waiting.State)
+	_, r = e.create(`{"order_id":"B2","amount":100}`)
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "scanner_busy", r.errCode(t))
+
+	bad := []struct {
+		body string
+		code string
+		says string
+	}{
+		{``, "invalid_request", "empty"},
+		{`{`, "invalid_request", "JSON"},
+		{`[1]`, "invalid_request", ""},
+		{`{"order_id":"X","amount":12.5}`, "invalid_request", "integer number of fen"},
+		{`{"order_id":"X","amount":"1250"}`, "invalid_request", "amount"},
+		{`{"order_id":"X","amount":1e3}`, "invalid_request", "integer"},
+		{`{"order_id":"X","amount":0}`, "invalid_request", "from 1"},
+		{`{"order_id":"X","amount":-1}`, "invalid_request", "from 1"},
+		{`{"order_id":"X","amount":10000000000}`, "invalid_request", "9999999999"},
+		{`{"order_id":"X"}`, "invalid_request", "amount is required"},
+		{`{"amount":5}`, "invalid_request", "order_id"},
+		{`{"order_id":"X","amount":5,"ammount":5}`, "invalid_request", "ammount"},
+		{`{"order_id":"X","amount":5,"currency":"USD"}`, "invalid_request", "CNY"},
+		{`{"order_id":"X","amount":5} {}`, "invalid_request", "more than one"},
+		{`{"order_id":"X","amount":5,"auth_code":"hello"}`, "invalid_auth_code", "digits"},
+		{`{"order_id":"` + strings.Repeat("x", 70000) + `","amount":5}`, "invalid_request", ""},
+	}
+	for _, b := range bad {
+		_, r := e.create(b.body)
+		assert.Equal(t, 400, r.status, b.body)
+		assert.Equal(t, b.code, r.errCode(t), b.body)
+		assert.Contains(t, string(r.body), b.says, b.body)
+	}
+}
+
+func TestGetAndList(t *testing.T) {
+	e := newEnv(t)
+	p := e.paid("A1", 500)
+	assert.Equal(t, p.ID, e.payment("/v1/payments/"+p.ID).ID)
+	assert.Equal(t, p.ID, e.payment("/v1/payments?order_id=A1").ID)
+
+	for _, path := range []string{"/v1/payments/pay_nope", "/v1/payments?order_id=nope"} {
+		r := e.call("GET", path, "")
+		assert.Equal(t, 404, r.status, path)
+		assert.Equal(t, "not_found", r.errCode(t))
+	}
+	for _, path := range []string{"/v1/payments/" + p.ID + "?wait=61", "/v1/payments/" + p.ID + "?wait=x",
+		"/v1/payments?date=21-11-2026", "/v1/payments?state=bogus"} {
+		r := e.call("GET", path, "")
+		assert.Equal(t, 400, r.status, path)
+		assert.Equal(t, "invalid_request", r.errCode(t))
+	}
+
+	waiting, _ := e.create(`{"order_id":"B1","amount":100}`)
+	var list localapi.PaymentList
+	r := e.call("GET", "/v1/payments?date="+time.Now().Format(time.DateOnly), "")
+	require.Equal(t, 200, r.status)
+	r.json(t, &list)
+	assert.Len(t, list.Payments, 2)
+	r = e.call("GET", "/v1/payments?date="+time.Now().Format(time.DateOnly)+"&state=paid", "")
+	r.json(t, &list)
+	require.Len(t, list.Payments, 1)
+	assert.Equal(t, p.ID, list.Payments[0].ID)
+	r = e.call("GET", "/v1/payments?state=awaiting_scan", "")
+	r.json(t, &list)
+	require.Len(t, list.Payments, 1)
+	assert.Equal(t, waiting.ID, list.Payments[0].ID)
+	r = e.call("GET", "/v1/payments?date=2001-01-01", "")
+	r.json(t, &list)
+	assert.NotNil(t, list.Payments)
+	assert.Empty(t, list.Payments)
+}
+
+func TestLongPoll(t *testing.T) {
+	e := newEnv(t)
+	p, _ := e.create(`{"order_id":"A1","amount":100}`)
+	start := time.Now()
+	got := e.payment("/v1/payments/" + p.ID + "?wait=1")
+	assert.Equal(t, payflow.StateAwaitingScan, got.State, "still waiting when the wait runs out")
+	assert.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond)
+
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		e.call("POST", "/v1/scans", `{"code":"134567890123456789"}`)
+	}()
+	got = e.payment("/v1/payments?order_id=A1&wait=10")
+	assert.Equal(t, payflow.StatePaid, got.State)
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t)
+	p, _ := e.create(`{"order_id":"A1","amount":100}`)
+	r := e.call("POST", "/v1/payments/"+p.ID+"/cancel", "")
+	require.Equal(t, 200, r.status, string(r.body))
+	var got payflow.Payment
+	r.json(t, &got)
+	assert.Equal(t, payflow.StateCancelled, got.State)
+
+	paid := e.paid("A2", 100)
+	r = e.call("POST", "/v1/payments/"+paid.ID+"/cancel", "{}")
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "not_cancellable", r.errCode(t))
+
+	r = e.call("POST", "/v1/payments/pay_nope/cancel", "")
+	assert.Equal(t, 404, r.status)
+	assert.Equal(t, "not_found", r.errCode(t))
+
+	r = e.call("POST", "/v1/payments/"+paid.ID+"/cancel", `{"why":1}`)
+	assert.Equal(t, 400, r.status)
+	assert.Equal(t, "invalid_request", r.errCode(t))
+
+	// In doubt at the gateway (never paid): cancelled there.
+	doubt, _ := e.create(`{"order_id":"A3","amount":100,"auth_code":"134567890123450003"}`)
+	require.Eventually(t, func() bool { return e.payment("/v1/payments/"+doubt.ID).State == payflow.StateInDoubt }, 5*time.Second, 5*time.Millisecond)
+	r = e.call("POST", "/v1/payments/"+doubt.ID+"/cancel", "")
+	require.Equal(t, 200, r.status)
+	got = *e.payment("/v1/payments/" + doubt.ID + "?wait=10")
+	assert.Equal(t, payflow.StateCancelled, got.State)
+}
+
+func TestRefundRoute(t *testing.T) {
+	e := newEnv(t)
+	p := e.paid("A1", 1000)
+	path := "/v1/payments/" + p.ID + "/refunds"
+	r := e.call("POST", path, `{"refund_id":"R1","amount":300,"reason":"broken cup"}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	var rr localapi.RefundResponse
+	r.json(t, &rr)
+	assert.Equal(t, "R1", rr.Refund.ID)
+	assert.LessOrEqual(t, len(rr.Refund.RequestNo), 20)
+
+	r = e.call("POST", path, `{"refund_id":"R1","amount":300}`)
+	assert.Equal(t, 200, r.status, "idempotent on refund_id")
+
+	got := e.payment("/v1/payments/" + p.ID + "?wait=10")
+	assert.Equal(t, int64(300), got.RefundedAmount)
+
+	for _, c := range []struct {
+		path, body string
+		status     int
+		code       string
+	}{
+		{path, `{"refund_id":"R1","amount":301}`, 409, "refund_conflict"},
+		{path, `{"refund_id":"R2","amount":701}`, 409, "refund_too_large"},
+		{path, `{"amount":5}`, 400, "invalid_request"},
+		{path, `{"refund_id":"R3","amount":1.5}`, 400, "invalid_request"},
+		{path, `{"refund_id":"R3","amount":5,"extra":true}`, 400, "invalid_request"},
+		{"/v1/payments/pay_nope/refunds", `{"refund_id":"R3","amount":5}`, 404, "not_found"},
+	} {
+		r := e.call("POST", c.path, c.body)
+		assert.Equal(t, c.status, r.status, c.body)
+		assert.Equal(t, c.code, r.errCode(t), c.body)
+	}
+	waiting, _ := e.create(`{"order_id":"B1","amount":100}`)
+	r = e.call("POST", "/v1/payments/"+waiting.ID+"/refunds", `{"refund_id":"R1","amount":5}`)
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "not_refundable", r.errCode(t))
+}
+
+func TestScanRoute(t *testing.T) {
+	e := newEnv(t)
+	r := e.call("POST", "/v1/scans", `{"code":"134567890123456789"}`)
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "no_payment_waiting", r.errCode(t))
+
+	p, _ := e.create(`{"order_id":"A1","amount":100}`)
+	for _, body := range []string{`{"code":"12ab"}`, `{"code":""}`, `{"code":"1234567890123456789\u0007"}`} {
+		r = e.call("POST", "/v1/scans", body)
+		assert.Equal(t, 400, r.status, body)
+		assert.Equal(t, "invalid_auth_code", r.errCode(t))
+	}
+	r = e.call("POST", "/v1/scans", `{"kode":"1"}`)
+	assert.Equal(t, 400, r.status)
+	assert.Equal(t, "invalid_request", r.errCode(t))
+
+	r = e.call("POST", "/v1/scans", `{"code":"284567890123456789"}`)
+	require.Equal(t, 200, r.status, string(r.body))
+	var got payflow.Payment
+	r.json(t, &got)
+	assert.Equal(t, p.ID, got.ID)
+	assert.Equal(t, "alipay", got.Channel)
+	assert.Equal(t, payflow.StatePaid, e.payment("/v1/payments/"+p.ID+"?wait=10").State)
+}
+
+func TestEvents(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/events?access_token="+token, nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+
+	go e.create(`{"order_id":"A1","amount":100,"auth_code":"134567890123456789"}`)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var seen []payflow.State
+	var event string
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "event: "); ok {
+			event = v
+		}
+		if v, ok := strings.CutPrefix(line, "data: "); ok && event == "payment" {
+			assert.NotContains(t, v, "134567890123456789")
+			var ev payflow.Event
+			require.NoError(t, json.Unmarshal([]byte(v), &ev))
+			seen = append(seen, ev.Payment.State)
+			if ev.Payment.State == payflow.StatePaid {
+				break
+			}
+		}
+	}
+	assert.Equal(t, []payflow.State{"paying", "paid"}, seen)
+
+	r := e.call("GET", "/v1/events?access_token=wrong", "", withHeader("Authorization", ""))
+	assert.Equal(t, 401, r.status)
+}
+
+func TestDailyReport(t *testing.T) {
+	e := newEnv(t)
+	p := e.paid("A1", 1000)
+	e.paid("A2", 250)
+	declined, _ := e.create(`{"order_id":"A3","amount":999,"auth_code":"134567890123450001"}`)
+	assert.Equal(t, payflow.StateFailed, e.payment("/v1/payments/"+declined.ID+"?wait=10").State)
+	r := e.call("POST", "/v1/payments/"+p.ID+"/refunds", `{"refund_id":"R1","amount":100}`)
+	require.Equal(t, 201, r.status)
+	e.payment("/v1/payments/" + p.ID + "?wait=10")
+
+	r = e.call("GET", "/v1/reports/daily?date="+time.Now().Format(time.DateOnly), "")
+	require.Equal(t, 200, r.status, string(r.body))
+	var rep localapi.DailyReport
+	r.json(t, &rep)
+	assert.Equal(t, localapi.Totals{Count: 2, Amount: 1250}, rep.Paid)
+	assert.Equal(t, localapi.Totals{Count: 1, Amount: 100}, rep.Refunded)
+	assert.Equal(t, int64(1150), rep.Net)
+	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 999}})
+	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", State: "paid", Totals: localapi.Totals{Count: 2, Amount: 1250}})
+
+	r = e.call("GET", "/v1/reports/daily?date=yesterday", "")
+	assert.Equal(t, 400, r.status)
+	assert.Equal(t, "invalid_request", r.errCode(t))
+}
+
+func TestHealth(t *testing.T) {
+	e := newEnv(t)
+	var h localapi.Health
+	r := e.call("GET", "/v1/health", "")
+	r.json(t, &h)
+	assert.Equal(t, "ok", h.Status)
+	assert.Equal(t, "demo", h.Provider)
+	assert.Equal(t, "ok", h.Journal)
+
+	// A payment whose cancel fails every time ends needing attention, and
+	// health says so loudly.
+	p, _ := e.create(`{"order_id":"A1","amount":100,"auth_code":"134567890123450005"}`)
+	got := e.payment("/v1/payments/" + p.ID + "?wait=10")
+	require.Equal(t, payflow.StateNeedsAttention, got.State)
+	assert.True(t, got.NeedsAttention)
+	r = e.call("GET", "/v1/health", "")
+	r.json(t, &h)
+	assert.Equal(t, "attention", h.Status)
+	assert.Equal(t, 1, h.NeedsAttention)
+	assert.Contains(t, h.Message, "NEED ATTENTION")
+	var list localapi.PaymentList
+	e.call("GET", "/v1/payments?state=needs_attention", "").json(t, &list)
+	require.Len(t, list.Payments, 1)
+}
