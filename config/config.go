@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -184,6 +185,10 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, &Error{File: name, Key: pe.LastKey, Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}
 		}
+		// Type mismatches come as plain errors: `toml: line N (last key "K"): msg`.
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			return nil, &Error{File: name, Key: m[2], Msg: fmt.Sprintf("line %s: %s", m[1], m[3])}
+		}
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -202,6 +207,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	return c, nil
 }
+
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
 
 // Validate checks every value and names the first key that is wrong.
 func (c *Config) Validate() error {

@@ -1,0 +1,174 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/config"
+)
+
+const full = `
+data_dir = "/var/lib/posd"
+till_id = "till-07"
+log_level = "debug"
+[api]
+listen = "127.0.0.1:9000"
+token = "0123456789abcdef0123"
+allowed_origins = ["http://localhost:3000"]
+[payflow]
+poll_interval = "3s"
+pay_timeout = "50s"
+cancel_retry_interval = "4s"
+cancel_attempts = 7
+scan_timeout = "90s"
+[provider]
+name = "demo"
+[provider.demo]
+gateway_url = "http://127.0.0.1:9999"
+delay = "0s"
+[store]
+retention_days = 30
+[printer]
+type = "file"
+dir = "/tmp/receipts"
+store_name = "某某便利店"
+header = ["欢迎光临"]
+footer = ["谢谢惠顾"]
+`
+
+func TestParseFull(t *testing.T) {
+	c, err := config.Parse("posd.toml", []byte(full))
+	require.NoError(t, err)
+	assert.Equal(t, "/var/lib/posd", c.DataDir)
+	assert.Equal(t, "till-07", c.TillID)
+	assert.Equal(t, "127.0.0.1:9000", c.API.Listen)
+	assert.Equal(t, 3*time.Second, c.Payflow.PollInterval.Duration)
+	assert.Equal(t, 50*time.Second, c.Payflow.PayTimeout.Duration)
+	assert.Equal(t, 7, c.Payflow.CancelAttempts)
+	assert.Equal(t, 90*time.Second, c.Payflow.ScanTimeout.Duration)
+	assert.Equal(t, "http://127.0.0.1:9999", c.Provider.Demo.GatewayURL)
+	assert.Equal(t, 30, c.Store.RetentionDays)
+	assert.Equal(t, []string{"欢迎光临"}, c.Printer.Header)
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load("")
+	require.NoError(t, err)
+	assert.Equal(t, "demo", c.Provider.Name)
+	assert.Equal(t, "127.0.0.1:8421", c.API.Listen)
+	assert.Equal(t, 5*time.Second, c.Payflow.PollInterval.Duration)
+	assert.Equal(t, 45*time.Second, c.Payflow.PayTimeout.Duration)
+	assert.Equal(t, 5, c.Payflow.CancelAttempts)
+	assert.Equal(t, 120*time.Second, c.Payflow.ScanTimeout.Duration)
+	assert.Equal(t, 400, c.Store.RetentionDays)
+	assert.Equal(t, "file", c.Printer.Type)
+
+	// An empty file is the defaults too.
+	c2, err := config.Parse("empty.toml", nil)
+	require.NoError(t, err)
+	assert.Equal(t, c, c2)
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/x/state")
+	assert.Equal(t, filepath.Join("/x/state", "posd"), config.DefaultDataDir(false))
+	t.Setenv("XDG_STATE_HOME", "")
+	home, _ := os.UserHomeDir()
+	assert.Equal(t, filepath.Join(home, ".local", "state", "posd"), config.DefaultDataDir(false))
+	assert.Equal(t, "/var/lib/posd", config.DefaultDataDir(true))
+}
+
+// TestErrorsNameTheKey: every mistake names its key.
+func TestErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		toml string
+		key  string
+		says string
+	}{
+		{"bogus = 1", "bogus", "unknown key"},
+		{"[payflow]\npoll_intervall = \"5s\"", "payflow.poll_intervall", "unknown key"},
+		{"[provider.shouqianba]\nterminal_sn = \"x\"", "provider.shouqianba", "unknown key"},
+		{"[payflow]\npoll_interval = \"5x\"", "payflow.poll_interval", "not a duration"},
+		{"[payflow]\npoll_interval = 5", "payflow.poll_interval", ""},
+		{"[payflow]\npay_timeout = \"-5s\"", "payflow.pay_timeout", "between"},
+		{"[payflow]\nscan_timeout = \"0s\"", "payflow.scan_timeout", "between"},
+		{"[payflow]\ncancel_retry_interval = \"1ms\"", "payflow.cancel_retry_interval", "between"},
+		{"[payflow]\ncancel_attempts = -1", "payflow.cancel_attempts", "from 1"},
+		{"[payflow]\ncancel_attempts = 0", "payflow.cancel_attempts", "from 1"},
+		{"[payflow]\ncancel_attempts = \"5\"", "payflow.cancel_attempts", ""},
+		{"[store]\nretention_days = -3", "store.retention_days", "from 1"},
+		{"till_id = \"\"", "till_id", "printable"},
+		{"till_id = \"till 1\"", "till_id", "printable"},
+		{"data_dir = \"\"", "data_dir", "empty"},
+		{"log_level = \"loud\"", "log_level", "debug"},
+		{"[api]\nlisten = \"0.0.0.0:8421\"", "api.listen", "loopback"},
+		{"[api]\nlisten = \"192.168.1.5:8421\"", "api.listen", "loopback"},
+		{"[api]\nlisten = \"8421\"", "api.listen", "host:port"},
+		{"[api]\ntoken = \"short\"", "api.token", "16"},
+		{"[api]\nallowed_origins = [\"localhost:3000\"]", "api.allowed_origins[0]", "origin"},
+		{"[api]\nallowed_origins = [\"http://x/path\"]", "api.allowed_origins[0]", "origin"},
+		{"[provider]\nname = \"paypal\"", "provider.name", "supported"},
+		{"[provider.demo]\ngateway_url = \"ftp://x\"", "provider.demo.gateway_url", "http"},
+		{"[printer]\ntype = \"tcp\"", "printer.type", "not supported yet"},
+		{"[payflow\n", "", "line"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.toml, func(t *testing.T) {
+			_, err := config.Parse("posd.toml", []byte(tc.toml))
+			require.Error(t, err)
+			var ce *config.Error
+			require.True(t, errors.As(err, &ce), "%T %v", err, err)
+			assert.Equal(t, "posd.toml", ce.File)
+			if tc.key != "" {
+				assert.Equal(t, tc.key, ce.Key)
+				assert.True(t, strings.HasPrefix(err.Error(), "posd.toml: "+tc.key+": "), err.Error())
+			}
+			assert.Contains(t, err.Error(), tc.says)
+		})
+	}
+}
+
+func TestAllowRemote(t *testing.T) {
+	c, err := config.Parse("posd.toml", []byte("[api]\nlisten = \"0.0.0.0:8421\"\nallow_remote = true"))
+	require.NoError(t, err)
+	assert.True(t, c.API.AllowRemote)
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := config.Load(filepath.Join(t.TempDir(), "nope.toml"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot read")
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.9.9.9": true, "::1": true, "[::1]": true,
+		"app.localhost": true, "0.0.0.0": false, "192.168.1.1": false, "example.com": false, "": false, "localhost.evil.com": false,
+	} {
+		assert.Equal(t, want, config.IsLoopbackHost(host), host)
+	}
+}
+
+// FuzzParse feeds arbitrary text to the loader: it must return a config or
+// an error, never panic, and any config it returns must be valid.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(full))
+	f.Add([]byte("[payflow]\npoll_interval = \"5x\""))
+	f.Add([]byte("bogus = [1, {a = 2}]"))
+	f.Add([]byte("[[x]]\n[x.y]\nz = 1979-05-27T07:32:00Z"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := config.Parse("fuzz.toml", data)
+		if err != nil {
+			assert.NotEmpty(t, err.Error())
+			return
+		}
+		require.NoError(t, c.Validate())
+	})
+}
