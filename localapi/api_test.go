@@ -25,13 +25,15 @@ import (
 const token = "test-token-0123456789"
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	eng *payflow.Engine
 	gw  *demo.Gateway
+
+	gatewayURL string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "posd.db"))
@@ -55,7 +57,7 @@ func newEnv(t *testing.T) *env {
 		gsrv.Close()
 		st.Close()
 	})
-	return &env{t: t, srv: srv, eng: eng, gw: gw}
+	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL}
 }
 
 type reply struct {
@@ -64,7 +66,7 @@ type reply struct {
 	body   []byte
 }
 
-func (r reply) json(t *testing.T, v any) {
+func (r reply) json(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.body, v), string(r.body))
 }

@@ -53,6 +53,8 @@ type Engine struct {
 	refunds map[string]bool    // refunds being driven, by payment id + "/" + refund id
 	waiting string             // the payment awaiting a scan, if any
 	codes   map[string]string  // payment codes by payment id, held in memory until the pay is answered
+	seqNext uint64             // next number of the reserved block, up to seqEnd
+	seqEnd  uint64
 	closed  bool
 
 	ctx    context.Context
@@ -478,15 +480,25 @@ func (e *Engine) publishRefund(p *Payment, r *Refund) {
 // newNumber makes a gateway order or refund number: 20 digits, the local
 // date, six digits from the till id, and eight from the journal's sequence,
 // so numbers are unique per till and readable in a merchant console.
+// Callers hold e.mu.
 func (e *Engine) newNumber() (string, error) {
-	seq, err := e.j.NextSeq()
-	if err != nil {
-		return "", fmt.Errorf("payflow: numbering: %w", err)
+	if e.seqNext == e.seqEnd {
+		first, err := e.j.ReserveSeq(seqBlock)
+		if err != nil {
+			return "", fmt.Errorf("payflow: numbering: %w", err)
+		}
+		e.seqNext, e.seqEnd = first, first+seqBlock
 	}
+	seq := e.seqNext
+	e.seqNext++
 	h := fnv.New32a()
 	h.Write([]byte(e.cfg.TillID))
 	return fmt.Sprintf("%s%06d%08d", e.clock.Now().Format("060102"), h.Sum32()%1000000, seq%100000000), nil
 }
+
+// seqBlock is how many numbers the engine reserves in one journal write;
+// a restart skips what is left of a block.
+const seqBlock = 100
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

@@ -21,8 +21,9 @@ type Journal interface {
 	Day(day string) ([]*Payment, error)
 	// Open returns the payments that are live or need attention.
 	Open() ([]*Payment, error)
-	// NextSeq returns a number never returned before by this journal.
-	NextSeq() (uint64, error)
+	// ReserveSeq durably reserves n consecutive numbers never reserved
+	// before and returns the first.
+	ReserveSeq(n uint64) (first uint64, err error)
 }
 
 // Clock is the engine's source of time, injected so tests run in

@@ -213,13 +213,18 @@ func (s *Store) Open() (ps []*payflow.Payment, err error) {
 	return ps, err
 }
 
-// NextSeq returns the journal's next sequence number, durably.
-func (s *Store) NextSeq() (n uint64, err error) {
+// ReserveSeq durably reserves n sequence numbers and returns the first.
+// Numbers reserved but not used before a restart are skipped, never reused.
+func (s *Store) ReserveSeq(n uint64) (first uint64, err error) {
+	if n == 0 {
+		return 0, errors.New("store: reserving no numbers")
+	}
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		n, err = tx.Bucket(bucketMeta).NextSequence()
-		return err
+		b := tx.Bucket(bucketMeta)
+		first = b.Sequence() + 1
+		return b.SetSequence(b.Sequence() + n)
 	})
-	return n, err
+	return first, err
 }
 
 // Check reads the journal to prove it is usable.

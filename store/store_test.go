@@ -133,19 +133,23 @@ func TestFileModeAndLock(t *testing.T) {
 	assert.Contains(t, err.Error(), "another posd")
 }
 
-func TestNextSeqDurableAndUnique(t *testing.T) {
+func TestReserveSeqDurableAndUnique(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posd.db")
 	s, err := store.Open(path)
 	require.NoError(t, err)
-	a, _ := s.NextSeq()
-	b, _ := s.NextSeq()
-	assert.Less(t, a, b)
+	a, err := s.ReserveSeq(10)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), a)
+	b, _ := s.ReserveSeq(1)
+	assert.Equal(t, uint64(11), b)
+	_, err = s.ReserveSeq(0)
+	assert.Error(t, err)
 	require.NoError(t, s.Close())
 	s, err = store.Open(path)
 	require.NoError(t, err)
 	defer s.Close()
-	c, _ := s.NextSeq()
-	assert.Less(t, b, c, "numbers are never reused across restarts")
+	c, _ := s.ReserveSeq(5)
+	assert.Equal(t, uint64(12), c, "numbers are never reused across restarts")
 }
 
 func TestPrune(t *testing.T) {

@@ -127,15 +127,12 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		return 0, err
 	}
 	pos = append(pos, fs.Args()...)
+	if err := checkClientArgs(name, pos, *order, *amount, *refundID); err != nil {
+		return 0, err
+	}
 	c, err := newAPIClient(*apiURL, *token, *cfgPath, *dataDir)
 	if err != nil {
 		return 0, err
-	}
-	need := func(n int, what string) error {
-		if len(pos) != n {
-			return &usageError{fmt.Sprintf("posd %s needs %s", name, what)}
-		}
-		return nil
 	}
 	var p payflow.Payment
 	show := func(v any) {
@@ -151,12 +148,6 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 	}
 	switch name {
 	case "pay":
-		if err := need(0, "no positional arguments"); err != nil {
-			return 0, err
-		}
-		if *order == "" || *amount <= 0 {
-			return 0, &usageError{"posd pay needs --order ID and --amount FEN"}
-		}
 		req := map[string]any{"order_id": *order, "amount": *amount, "subject": *subject, "operator": *operator}
 		if *code != "" {
 			req["auth_code"] = *code
@@ -172,9 +163,6 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		show(&p)
 		return settledCode(&p, *wait), nil
 	case "status":
-		if err := need(1, "a payment id"); err != nil {
-			return 0, err
-		}
 		if err := c.do("GET", "/v1/payments/"+pos[0], nil, &p); err != nil {
 			return 0, err
 		}
@@ -186,28 +174,16 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		show(&p)
 		return settledCode(&p, *wait), nil
 	case "cancel":
-		if err := need(1, "a payment id"); err != nil {
-			return 0, err
-		}
 		if err := c.do("POST", "/v1/payments/"+pos[0]+"/cancel", nil, &p); err != nil {
 			return 0, err
 		}
 		show(&p)
 	case "scan":
-		if err := need(1, "the scanned code"); err != nil {
-			return 0, err
-		}
 		if err := c.do("POST", "/v1/scans", map[string]string{"code": pos[0]}, &p); err != nil {
 			return 0, err
 		}
 		show(&p)
 	case "refund":
-		if err := need(1, "a payment id"); err != nil {
-			return 0, err
-		}
-		if *refundID == "" || *amount <= 0 {
-			return 0, &usageError{"posd refund needs --refund-id ID and --amount FEN"}
-		}
 		var rr localapi.RefundResponse
 		req := map[string]any{"refund_id": *refundID, "amount": *amount, "reason": *reason, "operator": *operator}
 		if err := c.do("POST", "/v1/payments/"+pos[0]+"/refunds", req, &rr); err != nil {
@@ -234,6 +210,31 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		}
 	}
 	return exitOK, nil
+}
+
+// checkClientArgs rejects a malformed command line before anything is
+// sent.
+func checkClientArgs(name string, pos []string, order string, amount int64, refundID string) error {
+	want, what := 1, "a payment id"
+	switch name {
+	case "pay":
+		if order == "" || amount <= 0 {
+			return &usageError{"posd pay needs --order ID and --amount FEN (1250 is ¥12.50)"}
+		}
+		want, what = 0, "no positional arguments"
+	case "scan":
+		what = "the scanned code"
+	case "refund":
+		if refundID == "" || amount <= 0 {
+			return &usageError{"posd refund needs --refund-id ID and --amount FEN"}
+		}
+	case "report":
+		want, what = 0, "no positional arguments"
+	}
+	if len(pos) != want {
+		return &usageError{fmt.Sprintf("posd %s takes %s", name, what)}
+	}
+	return nil
 }
 
 // waitSettled long-polls until p is terminal.

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers/demo"
+)
+
+// The crash tests run the real binary, built with -tags failpoints, against
+// a demo gateway served from this test process (so the gateway outlives the
+// daemon), stop it with SIGKILL at an exact instant, restart it, and check
+// that every payment ends where the gateway says it is.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func posdBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "posd-crash-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "posd")
+		if runtime.GOOS == "windows" {
+			binPath += ".exe"
+		}
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(gobin, "build", "-tags", "failpoints", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building posd: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+const crashToken = "crash-test-token-0123456789"
+
+// daemon is one run of the posd binary.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	lines  chan string
+	mu     sync.Mutex
+	log    bytes.Buffer
+	api    string
+	exited chan struct{}
+}
+
+// crashEnv is a data directory, a config and a gateway shared by successive
+// daemon runs.
+type crashEnv struct {
+	t       *testing.T
+	dir     string
+	config  string
+	api     string
+	gateway *demo.Gateway
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func newCrashEnv(t *testing.T) *crashEnv {
+	t.Helper()
+	gw, err := demo.NewGateway("", 0)
+	require.NoError(t, err)
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	listen := freePort(t)
+	cfg := fmt.Sprintf(`
+data_dir = %q
+till_id = "till-crash"
+log_level = "debug"
+[api]
+listen = %q
+token = %q
+[payflow]
+poll_interval = "100ms"
+pay_timeout = "2s"
+cancel_retry_interval = "100ms"
+cancel_attempts = 3
+scan_timeout = "60s"
+[provider.demo]
+gateway_url = %q
+`, filepath.Join(dir, "data"), listen, crashToken, srv.URL)
+	path := filepath.Join(dir, "posd.toml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	return &crashEnv{t: t, dir: dir, config: path, api: "http://" + listen, gateway: gw}
+}
+
+// start runs the daemon, armed at failpoint (none if empty), and waits
+// until its API answers.
+func (e *crashEnv) start(failpoint string) *daemon {
+	e.t.Helper()
+	cmd := exec.Command(posdBinary(e.t), "run", "--config", e.config)
+	cmd.Env = append(os.Environ(), "POSD_FAILPOINT="+failpoint)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(e.t, err)
+	require.NoError(e.t, cmd.Start())
+	d := &daemon{t: e.t, cmd: cmd, lines: make(chan string, 1024), api: e.api, exited: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.log.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+			select {
+			case d.lines <- sc.Text():
+			default:
+			}
+		}
+		cmd.Wait()
+		close(d.exited)
+	}()
+	e.t.Cleanup(d.kill)
+	require.Eventually(e.t, func() bool {
+		resp, err := http.Get(e.api + "/v1/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 20*time.Second, 20*time.Millisecond, "posd did not start:\n%s", d.output())
+	return d
+}
+
+func (d *daemon) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// waitFailpoint waits until the daemon reports it is stopped at name.
+func (d *daemon) waitFailpoint(name string) {
+	d.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-d.lines:
+			if l == "failpoint reached: "+name {
+				return
+			}
+		case <-d.exited:
+			d.t.Fatalf("posd exited before failpoint %s:\n%s", name, d.output())
+		case <-deadline:
+			d.t.Fatalf("failpoint %s never reached:\n%s", name, d.output())
+		}
+	}
+}
+
+// kill is kill -9: no shutdown code runs.
+func (d *daemon) kill() {
+	if d.cmd.Process != nil {
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+func (d *daemon) request(method, path string, body any, out any) int {
+	d.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, d.api+path, rd)
+	require.NoError(d.t, err)
+	req.Header.Set("Authorization", "Bearer "+crashToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		require.NoError(d.t, json.Unmarshal(b, out), string(b))
+	}
+	return resp.StatusCode
+}
+
+// settled long-polls the payment for an order until it and its refunds are
+// settled.
+func (d *daemon) settled(order string) *payflow.Payment {
+	d.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var p payflow.Payment
+		require.Equal(d.t, 200, d.request("GET", "/v1/payments?order_id="+order+"&wait=5", nil, &p))
+		if !p.Live() {
+			return &p
+		}
+	}
+	d.t.Fatalf("order %s never settled:\n%s", order, d.output())
+	return nil
+}
+
+// agree asserts that posd's view of a payment is the gateway's.
+func (e *crashEnv) agree(p *payflow.Payment) {
+	e.t.Helper()
+	o, exists := e.gateway.Order(p.GatewayOrderNo)
+	switch p.State {
+	case payflow.StatePaid:
+		require.True(e.t, exists, "posd says paid, the gateway has no order")
+		assert.Equal(e.t, demo.StatusPaid, o.Status)
+		assert.Equal(e.t, p.RefundedAmount, o.Refunded, "refunded amounts agree")
+	case payflow.StateFailed:
+		if exists {
+			assert.NotEqual(e.t, demo.StatusPaid, o.Status, "posd says failed, the gateway charged")
+		}
+	case payflow.StateCancelled:
+		if exists {
+			assert.Equal(e.t, demo.StatusCancelled, o.Status)
+		}
+	default:
+		e.t.Errorf("payment ended %s", p.State)
+	}
+	// No order charged twice: one gateway order per cash-register order,
+	// and the pay sent at most once.
+	n := 0
+	for _, o := range e.gateway.Orders() {
+		if o.MerchantOrder == p.OrderID {
+			n++
+			assert.LessOrEqual(e.t, o.PayCalls, 1, "pay for %s sent %d times", p.OrderID, o.PayCalls)
+		}
+	}
+	assert.LessOrEqual(e.t, n, 1)
+}
+
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	const paid, paidLater, neverPaid = "134567890123456789", "134567890123450002", "134567890123450003"
+	tests := []struct {
+		name      string
+		failpoint string
+		code      string
+		refund    int64 // refund this much once paid, armed at the failpoint
+		want      payflow.State
+		wantRefd  int64
+	}{
+		{"after the pay is journaled, before it is sent", "pay-journaled", paid, 0, payflow.StateFailed, 0},
+		{"after the gateway charged, before the answer is journaled", "pay-answered", paid, 0, payflow.StatePaid, 0},
+		{"while in doubt, paid meanwhile", "in-doubt", paidLater, 0, payflow.StatePaid, 0},
+		{"while in doubt, never paid", "in-doubt", neverPaid, 0, payflow.StateCancelled, 0},
+		{"while cancelling, before the cancel is sent", "cancel-journaled", neverPaid, 0, payflow.StateCancelled, 0},
+		{"while refunding, before the refund is sent", "refund-journaled", paid, 400, payflow.StatePaid, 400},
+		{"while refunding, after the gateway refunded", "refund-answered", paid, 1000, payflow.StatePaid, 1000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newCrashEnv(t)
+			order := "crash-" + tc.failpoint
+			var d *daemon
+			if tc.refund == 0 {
+				d = e.start(tc.failpoint)
+				var p payflow.Payment
+				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": tc.code}, &p))
+			} else {
+				// Pay on a daemon with no failpoint, then refund on one
+				// armed for the refund.
+				d = e.start("")
+				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": tc.code}, nil))
+				p := d.settled(order)
+				require.Equal(t, payflow.StatePaid, p.State)
+				d.kill()
+				d = e.start(tc.failpoint)
+				require.Equal(t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": tc.refund}, nil))
+			}
+			d.waitFailpoint(tc.failpoint)
+			d.kill()
+
+			d = e.start("")
+			p := d.settled(order)
+			assert.Equal(t, tc.want, p.State, "history: %+v\n%s", p.History, d.output())
+			assert.Equal(t, tc.wantRefd, p.RefundedAmount)
+			e.agree(p)
+			if tc.refund > 0 {
+				assert.Equal(t, payflow.RefundRefunded, p.Refund("R1").State)
+			}
+		})
+	}
+}
+
+// TestGracefulShutdown: SIGTERM stops the daemon cleanly with a payment in
+// doubt; the next start resolves it.
+func TestGracefulShutdown(t *testing.T) {
+	if testing.Short() || runtime.GOOS == "windows" {
+		t.Skip("builds and runs the daemon; uses SIGTERM")
+	}
+	e := newCrashEnv(t)
+	d := e.start("")
+	require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": "g1", "amount": 1000, "auth_code": "134567890123450003"}, nil))
+	require.Eventually(t, func() bool {
+		var p payflow.Payment
+		d.request("GET", "/v1/payments?order_id=g1", nil, &p)
+		return p.State == payflow.StateInDoubt
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("posd did not stop on SIGTERM:\n%s", d.output())
+	}
+	assert.Equal(t, 0, d.cmd.ProcessState.ExitCode(), d.output())
+	assert.Contains(t, d.output(), "left for recovery")
+
+	d = e.start("")
+	p := d.settled("g1")
+	assert.Equal(t, payflow.StateCancelled, p.State)
+	e.agree(p)
+	assert.True(t, strings.Contains(d.output(), "recovering payment"), d.output())
+}

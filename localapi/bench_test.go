@@ -1,0 +1,48 @@
+package localapi_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers/demo"
+)
+
+// BenchmarkPaymentThroughAPI is a whole payment as the cash register sees
+// it: POST /v1/payments with a code, then GET ?wait until paid. Underneath:
+// three journal commits (sequence, create+scan, paid) and one pay to the
+// demo gateway over loopback with no simulated delay.
+func BenchmarkPaymentThroughAPI(b *testing.B) {
+	e := newEnv(b)
+	i := 0
+	for b.Loop() {
+		i++
+		p, r := e.create(fmt.Sprintf(`{"order_id":"B%d","amount":100,"auth_code":"134567890123456789"}`, i))
+		if r.status != 201 {
+			b.Fatalf("create: %d %s", r.status, r.body)
+		}
+		for p.State != payflow.StatePaid {
+			p = e.payment("/v1/payments/" + p.ID + "?wait=10")
+			if p.State.Terminal() && p.State != payflow.StatePaid {
+				b.Fatalf("payment ended %s", p.State)
+			}
+		}
+	}
+}
+
+// BenchmarkGatewayRoundTrip is the floor under the benchmark above: one
+// bare pay request to the same demo gateway over loopback HTTP.
+func BenchmarkGatewayRoundTrip(b *testing.B) {
+	e := newEnv(b)
+	c := demo.NewClient(e.gatewayURL, time.Second)
+	i := 0
+	for b.Loop() {
+		i++
+		o, err := c.Pay(context.Background(), payflow.PayRequest{OrderNo: fmt.Sprintf("B%019d", i), Amount: 100, AuthCode: "134567890123456789"})
+		if err != nil || o.Kind != payflow.Succeeded {
+			b.Fatalf("pay: %v %v", o.Kind, err)
+		}
+	}
+}
