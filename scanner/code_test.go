@@ -18,7 +18,7 @@ func TestClassify(t *testing.T) {
 		{"134567890123456789", scanner.WeChat, false},
 		{"104567890123456789", scanner.WeChat, false},
 		{"164567890123456789", scanner.Unknown, false}, // prefix 16 is nobody's
-		{"2845678901234567", scanner.Alipay, false},     // 16 digits
+		{"2845678901234567", scanner.Alipay, false},    // 16 digits
 		{"284567890123456789012345", scanner.Alipay, false},
 		{"304567890123456789", scanner.Alipay, false},
 		{"6212345678901234567", scanner.UnionPay, false},
