@@ -112,10 +112,16 @@ func (e *Engine) pay(p *Payment, code string, d *driver) {
 		AuthCode: code, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
 	})
 	failpoint.Hit("pay-answered")
+	// The pay is sent once: from here on only a query may ask about it,
+	// even if journaling this answer fails.
+	e.mu.Lock()
+	delete(e.codes, p.ID)
+	e.mu.Unlock()
 	if e.ctx.Err() != nil {
 		return // shutting down: leave it paying, recovery queries it
 	}
 	t, in := outcomeTrigger(o, err)
+	in.Code = code // to mask it should the gateway echo it
 	if err != nil && errors.Is(err, ErrNotSent) {
 		t = TrigNotSent
 	}

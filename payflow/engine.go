@@ -424,7 +424,10 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if in.At.IsZero() {
 		in.At = e.clock.Now()
 	}
-	p.AuthCode = e.codes[id] // lets Step mask the code in what the gateway echoes
+	// Let Step mask the code in whatever the gateway echoes.
+	if p.AuthCode = e.codes[id]; p.AuthCode == "" {
+		p.AuthCode = in.Code
+	}
 	if err := Step(p, t, in); err != nil {
 		return nil, err
 	}

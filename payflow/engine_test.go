@@ -586,3 +586,27 @@ func TestCodeNeverJournaled(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(raw), wechat)
 }
+
+// TestJournalFailure: a full disk refuses new payments with an error and,
+// when it strikes after a pay was answered, the pay is not sent again: the
+// payment is resolved by query once the journal works.
+func TestJournalFailure(t *testing.T) {
+	gw := &fakeGateway{query: answer(payflow.Succeeded)}
+	h := newHarness(t, gw)
+	gw.pay = func(payflow.PayRequest) (payflow.Outcome, error) {
+		h.j.failing.Store(true)
+		return payflow.Outcome{Kind: payflow.Succeeded}, nil
+	}
+	p := h.pay("o1", 100, wechat)
+	require.Eventually(t, func() bool { return h.j.failed.Load() > 0 }, 5*time.Second, time.Millisecond)
+
+	_, _, err := h.eng.CreatePayment(payflow.NewPayment{OrderID: "o2", Amount: 100, AuthCode: wechat})
+	require.ErrorIs(t, err, errDiskFull)
+	_, err = h.st.ByOrder("o2")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing journaled, nothing sent")
+
+	h.j.failing.Store(false)
+	p = h.untilState(p.ID, payflow.StatePaid)
+	assert.Equal(t, 1, gw.count("pay"), "never sent twice")
+	assert.GreaterOrEqual(t, gw.count("query"), 1)
+}

@@ -177,6 +177,32 @@ type harness struct {
 	clock *fakeClock
 	gw    *fakeGateway
 	eng   *payflow.Engine
+	j     *flakyJournal
+}
+
+// flakyJournal fails writes while failing is set, like a full disk.
+type flakyJournal struct {
+	payflow.Journal
+	failing atomic.Bool
+	failed  atomic.Int32
+}
+
+var errDiskFull = errors.New("write posd.db: no space left on device")
+
+func (f *flakyJournal) Save(p *payflow.Payment) error {
+	if f.failing.Load() {
+		f.failed.Add(1)
+		return errDiskFull
+	}
+	return f.Journal.Save(p)
+}
+
+func (f *flakyJournal) Create(p *payflow.Payment) (*payflow.Payment, error) {
+	if f.failing.Load() {
+		f.failed.Add(1)
+		return nil, errDiskFull
+	}
+	return f.Journal.Create(p)
 }
 
 func newHarness(t *testing.T, gw *fakeGateway) *harness {
@@ -191,7 +217,8 @@ func (h *harness) start() {
 	st, err := store.Open(filepath.Join(h.dir, "posd.db"))
 	require.NoError(h.t, err)
 	h.st = st
-	h.eng = payflow.NewEngine(testCfg, st, h.gw, payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	h.j = &flakyJournal{Journal: st}
+	h.eng = payflow.NewEngine(testCfg, h.j, h.gw, payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
 	require.NoError(h.t, h.eng.Start(context.Background()))
 	h.t.Cleanup(h.stop)
 }
