@@ -31,6 +31,7 @@ type env struct {
 	gw  *demo.Gateway
 
 	gatewayURL string
+	st         *store.Store
 }
 
 func newEnv(t testing.TB) *env {
@@ -57,7 +58,7 @@ func newEnv(t testing.TB) *env {
 		gsrv.Close()
 		st.Close()
 	})
-	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL}
+	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL, st: st}
 }
 
 type reply struct {
@@ -466,4 +467,31 @@ func TestHealth(t *testing.T) {
 	var list localapi.PaymentList
 	e.call("GET", "/v1/payments?state=needs_attention", "").json(t, &list)
 	require.Len(t, list.Payments, 1)
+}
+
+// TestJournalUnavailable: with the journal gone (a failed disk), payments
+// are refused with 503 and health says the till cannot take payments.
+func TestJournalUnavailable(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.st.Close())
+	_, r := e.create(`{"order_id":"A1","amount":100,"auth_code":"134567890123456789"}`)
+	assert.Equal(t, 503, r.status)
+	assert.Equal(t, "journal_unavailable", r.errCode(t))
+	assert.Contains(t, string(r.body), "nothing was charged")
+	assert.Empty(t, e.gw.Orders(), "nothing reached the gateway")
+
+	r = e.call("GET", "/v1/health", "")
+	assert.Equal(t, 503, r.status)
+	var h localapi.Health
+	r.json(t, &h)
+	assert.Equal(t, "degraded", h.Status)
+}
+
+// TestShuttingDown: once the engine is closing, new payments get 503.
+func TestShuttingDown(t *testing.T) {
+	e := newEnv(t)
+	e.eng.Close()
+	_, r := e.create(`{"order_id":"A1","amount":100}`)
+	assert.Equal(t, 503, r.status)
+	assert.Equal(t, "shutting_down", r.errCode(t))
 }
