@@ -131,6 +131,9 @@ type Worker struct {
 	Spool  *Spool
 	Layout Layout
 	Log    *slog.Logger
+	// Backlog, if set, lists recent payments when Run starts, so that a
+	// receipt the daemon died before printing is printed after a restart.
+	Backlog func() ([]*payflow.Payment, error)
 }
 
 // ReceiptName is the file a payment's (or refund's) receipt is spooled to.
@@ -155,6 +158,18 @@ func safeName(s string) string {
 // Run prints from a subscription to the engine's bus until ctx ends.
 // Subscribe before starting the engine so that recovery's outcomes are seen.
 func (w *Worker) Run(ctx context.Context, ch <-chan payflow.Event) {
+	if w.Backlog != nil {
+		ps, err := w.Backlog()
+		if err != nil {
+			w.Log.Error("cannot list recent payments to print missed receipts", "err", err)
+		}
+		for _, p := range ps {
+			w.handle(payflow.Event{Type: "payment", Payment: p})
+			for _, r := range p.Refunds {
+				w.handle(payflow.Event{Type: "refund", Payment: p, Refund: r})
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

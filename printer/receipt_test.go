@@ -1,6 +1,7 @@
 package printer_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -90,3 +91,18 @@ func TestWorker(t *testing.T) {
 	assert.NoError(t, err)
 }
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestWorkerPrintsBacklog(t *testing.T) {
+	dir := t.TempDir()
+	r := &payflow.Refund{ID: "R1", RequestNo: "N1", Amount: 300, State: payflow.RefundRefunded}
+	p := paid()
+	p.Refunds = []*payflow.Refund{r, {ID: "R2", RequestNo: "N2", State: payflow.RefundFailed}}
+	w := &printer.Worker{Spool: &printer.Spool{Dir: dir}, Log: discard(),
+		Backlog: func() ([]*payflow.Payment, error) { return []*payflow.Payment{p}, nil }}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	w.Run(ctx, make(chan payflow.Event))
+	es, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, es, 2, "the payment's and the refunded refund's receipts")
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
 )
 
@@ -305,6 +306,11 @@ func TestCrashRecovery(t *testing.T) {
 			e.agree(p)
 			if tc.refund > 0 {
 				assert.Equal(t, payflow.RefundRefunded, p.Refund("R1").State)
+			}
+			if p.State == payflow.StatePaid {
+				// The receipt is printed, even if the daemon died before it could.
+				receipt := filepath.Join(e.dir, "data", "receipts", printer.ReceiptName(p, nil))
+				assert.Eventually(t, func() bool { _, err := os.Stat(receipt); return err == nil }, 10*time.Second, 10*time.Millisecond)
 			}
 		})
 	}

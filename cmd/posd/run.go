@@ -174,13 +174,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer stopPrinted()
 	w := &printer.Worker{Spool: &printer.Spool{Dir: receiptDir}, Log: log, Layout: printer.Layout{
 		StoreName: cfg.Printer.StoreName, TillID: cfg.TillID, Header: cfg.Printer.Header, Footer: cfg.Printer.Footer,
-	}}
-	go w.Run(ctx, printed)
+	}, Backlog: func() ([]*payflow.Payment, error) { return recentPayments(st) }}
 
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	defer eng.Close()
+	go w.Run(ctx, printed)
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
@@ -216,6 +216,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	eng.Close()
 	return nil
+}
+
+// recentPayments are yesterday's and today's: those whose receipts a crash
+// may have kept from printing.
+func recentPayments(st *store.Store) ([]*payflow.Payment, error) {
+	now := time.Now()
+	var all []*payflow.Payment
+	for _, d := range []time.Time{now.AddDate(0, 0, -1), now} {
+		ps, err := st.Day(d.Format(time.DateOnly))
+		if err != nil {
+			return all, err
+		}
+		all = append(all, ps...)
+	}
+	return all, nil
 }
 
 func tokenSource(cfg *config.Config) string {
