@@ -22,36 +22,32 @@ type ReportRow struct {
 	Totals
 }
 
-// DailyReport is the day's settlement (日结) for this till: every payment
-// created that day by channel and state, what was collected, what was
-// refunded of it, and what is still open.
+// DailyReport is the day's settlement (日结) for this till: the payments
+// created that day by channel and state, the refunds made that day by
+// channel and state (whatever day their payment was), what was collected,
+// what was refunded, and what is still open.
 type DailyReport struct {
 	Date           string      `json:"date"`
 	TillID         string      `json:"till_id"`
 	Currency       string      `json:"currency"`
 	Rows           []ReportRow `json:"rows"`
+	RefundRows     []ReportRow `json:"refund_rows"`
 	Paid           Totals      `json:"paid"`
 	Refunded       Totals      `json:"refunded"`
 	Net            int64       `json:"net"` // paid less refunded, fen
 	Open           int         `json:"open"`
+	RefundsOpen    int         `json:"refunds_open"`
 	NeedsAttention int         `json:"needs_attention"`
 	GeneratedAt    time.Time   `json:"generated_at"`
 }
 
-// BuildReport totals payments (all created on one day) into a report.
-// Refunds are counted with the payment they belong to.
-func BuildReport(day, tillID string, ps []*payflow.Payment, now time.Time) DailyReport {
-	rep := DailyReport{Date: day, TillID: tillID, Currency: "CNY", Rows: []ReportRow{}, GeneratedAt: now}
-	rows := map[[2]string]*ReportRow{}
+// BuildReport totals a day: ps are the payments created on it, refunded
+// the payments with refunds made on it.
+func BuildReport(day, tillID string, ps, refunded []*payflow.Payment, now time.Time) DailyReport {
+	rep := DailyReport{Date: day, TillID: tillID, Currency: "CNY", GeneratedAt: now}
+	rows := rowCounter{}
 	for _, p := range ps {
-		k := [2]string{p.Channel, string(p.State)}
-		row := rows[k]
-		if row == nil {
-			row = &ReportRow{Channel: p.Channel, State: p.State}
-			rows[k] = row
-		}
-		row.Count++
-		row.Amount += p.Amount
+		rows.add(p.Channel, p.State, p.Amount)
 		switch {
 		case p.State == payflow.StatePaid:
 			rep.Paid.Count++
@@ -61,25 +57,54 @@ func BuildReport(day, tillID string, ps []*payflow.Payment, now time.Time) Daily
 		case !p.State.Terminal():
 			rep.Open++
 		}
+	}
+	refunds := rowCounter{}
+	for _, p := range refunded {
 		for _, r := range p.Refunds {
-			if r.State == payflow.RefundRefunded {
+			if r.CreatedAt.Format(time.DateOnly) != day {
+				continue
+			}
+			refunds.add(p.Channel, payflow.State(r.State), r.Amount)
+			switch {
+			case r.State == payflow.RefundRefunded:
 				rep.Refunded.Count++
 				rep.Refunded.Amount += r.Amount
+			case !r.State.Terminal():
+				rep.RefundsOpen++
 			}
 		}
 	}
-	for _, r := range rows {
-		rep.Rows = append(rep.Rows, *r)
-	}
-	sort.Slice(rep.Rows, func(i, j int) bool {
-		a, b := rep.Rows[i], rep.Rows[j]
-		if a.Channel != b.Channel {
-			return a.Channel < b.Channel
-		}
-		return a.State < b.State
-	})
+	rep.Rows, rep.RefundRows = rows.sorted(), refunds.sorted()
 	rep.Net = rep.Paid.Amount - rep.Refunded.Amount
 	return rep
+}
+
+// rowCounter totals amounts by channel and state.
+type rowCounter map[[2]string]*ReportRow
+
+func (rc rowCounter) add(channel string, state payflow.State, amount int64) {
+	k := [2]string{channel, string(state)}
+	row := rc[k]
+	if row == nil {
+		row = &ReportRow{Channel: channel, State: state}
+		rc[k] = row
+	}
+	row.Count++
+	row.Amount += amount
+}
+
+func (rc rowCounter) sorted() []ReportRow {
+	out := make([]ReportRow, 0, len(rc))
+	for _, r := range rc {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Channel != out[j].Channel {
+			return out[i].Channel < out[j].Channel
+		}
+		return out[i].State < out[j].State
+	})
+	return out
 }
 
 func (s *Server) dailyReport(w http.ResponseWriter, r *http.Request) {
@@ -96,5 +121,10 @@ func (s *Server) dailyReport(w http.ResponseWriter, r *http.Request) {
 		s.engineError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, BuildReport(day, s.opt.TillID, ps, s.opt.Now()))
+	refunded, err := s.eng.RefundDay(day)
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, BuildReport(day, s.opt.TillID, ps, refunded, s.opt.Now()))
 }

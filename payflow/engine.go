@@ -385,6 +385,9 @@ func (e *Engine) ByOrder(orderID string) (*Payment, error) { return e.j.ByOrder(
 // Day returns the payments created on a day (YYYY-MM-DD, local time).
 func (e *Engine) Day(day string) ([]*Payment, error) { return e.j.Day(day) }
 
+// RefundDay returns the payments with a refund created on a day.
+func (e *Engine) RefundDay(day string) ([]*Payment, error) { return e.j.RefundDay(day) }
+
 // Open returns the payments still live or needing attention.
 func (e *Engine) Open() ([]*Payment, error) { return e.j.Open() }
 

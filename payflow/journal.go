@@ -19,6 +19,8 @@ type Journal interface {
 	ByOrder(orderID string) (*Payment, error)
 	// Day returns the payments created on a local calendar day (YYYY-MM-DD).
 	Day(day string) ([]*Payment, error)
+	// RefundDay returns the payments with a refund created on a day.
+	RefundDay(day string) ([]*Payment, error)
 	// Open returns the payments that are live or need attention.
 	Open() ([]*Payment, error)
 	// ReserveSeq durably reserves n consecutive numbers never reserved

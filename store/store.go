@@ -4,7 +4,8 @@
 // Layout: bucket "payments" maps a payment id to its JSON record (with its
 // history and refunds); "orders" maps the cash register's order id to the
 // payment id; "days" holds "YYYY-MM-DD/<id>" keys for daily listings and
-// pruning; "open" holds the ids of payments that are live or need
+// pruning; "refund_days" holds "YYYY-MM-DD/<payment id>/<refund id>" keys
+// for refunds by the day they were made; "open" holds the ids of payments that are live or need
 // attention, which is all that recovery has to read.
 package store
 
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,6 +27,7 @@ var (
 	bucketPayments = []byte("payments")
 	bucketOrders   = []byte("orders")
 	bucketDays     = []byte("days")
+	bucketRefDays  = []byte("refund_days")
 	bucketOpen     = []byte("open")
 	bucketMeta     = []byte("meta")
 )
@@ -49,7 +52,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: securing journal %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketOpen, bucketMeta} {
+		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -93,6 +96,10 @@ func dayKey(p *payflow.Payment) []byte {
 	return []byte(p.CreatedAt.Format(time.DateOnly) + "/" + p.ID)
 }
 
+func refundDayKey(p *payflow.Payment, r *payflow.Refund) []byte {
+	return []byte(r.CreatedAt.Format(time.DateOnly) + "/" + p.ID + "/" + r.ID)
+}
+
 func isOpen(p *payflow.Payment) bool { return p.Live() || p.NeedsAttention }
 
 func put(tx *bolt.Tx, p *payflow.Payment) error {
@@ -102,6 +109,11 @@ func put(tx *bolt.Tx, p *payflow.Payment) error {
 	}
 	if err := tx.Bucket(bucketPayments).Put([]byte(p.ID), b); err != nil {
 		return err
+	}
+	for _, r := range p.Refunds {
+		if err := tx.Bucket(bucketRefDays).Put(refundDayKey(p, r), nil); err != nil {
+			return err
+		}
 	}
 	open := tx.Bucket(bucketOpen)
 	if isOpen(p) {
@@ -178,16 +190,32 @@ func (s *Store) ByOrder(orderID string) (p *payflow.Payment, err error) {
 	return p, err
 }
 
-// Day returns the payments created on day (YYYY-MM-DD), oldest id order.
-func (s *Store) Day(day string) (ps []*payflow.Payment, err error) {
+// Day returns the payments created on day (YYYY-MM-DD), in id order.
+func (s *Store) Day(day string) ([]*payflow.Payment, error) {
+	return s.byDay(bucketDays, day)
+}
+
+// RefundDay returns the payments with a refund created on day, in id order.
+func (s *Store) RefundDay(day string) ([]*payflow.Payment, error) {
+	return s.byDay(bucketRefDays, day)
+}
+
+// byDay reads the payments an index lists under "day/<id>[/...]" keys.
+func (s *Store) byDay(bucket []byte, day string) (ps []*payflow.Payment, err error) {
 	if _, err := time.Parse(time.DateOnly, day); err != nil {
 		return nil, fmt.Errorf("store: day %q is not YYYY-MM-DD", day)
 	}
 	prefix := []byte(day + "/")
 	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketDays).Cursor()
+		c := tx.Bucket(bucket).Cursor()
+		last := ""
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			p, err := get(tx, string(k[len(prefix):]))
+			id, _, _ := strings.Cut(string(k[len(prefix):]), "/")
+			if id == last {
+				continue
+			}
+			last = id
+			p, err := get(tx, id)
 			if err != nil {
 				return err
 			}
@@ -265,6 +293,11 @@ func (s *Store) Prune(cutoff time.Time) (n int, err error) {
 			}
 			if err := tx.Bucket(bucketOrders).Delete([]byte(p.OrderID)); err != nil {
 				return err
+			}
+			for _, r := range p.Refunds {
+				if err := tx.Bucket(bucketRefDays).Delete(refundDayKey(p, r)); err != nil {
+					return err
+				}
 			}
 			n++
 		}

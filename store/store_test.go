@@ -222,3 +222,28 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 }
+
+func TestRefundDay(t *testing.T) {
+	s := open(t)
+	p := payment("pay_a", "A1", day1, payflow.StatePaid)
+	_, err := s.Create(p)
+	require.NoError(t, err)
+	next := day1.AddDate(0, 0, 1)
+	p.Refunds = append(p.Refunds,
+		&payflow.Refund{ID: "r1", Amount: 10, State: payflow.RefundRefunded, CreatedAt: next},
+		&payflow.Refund{ID: "r2", Amount: 10, State: payflow.RefundRefunded, CreatedAt: next})
+	require.NoError(t, s.Save(p))
+	ps, err := s.RefundDay(next.Format(time.DateOnly))
+	require.NoError(t, err)
+	require.Len(t, ps, 1, "one payment, however many refunds it had that day")
+	ps, err = s.RefundDay(day1.Format(time.DateOnly))
+	require.NoError(t, err)
+	assert.Empty(t, ps)
+
+	n, err := s.Prune(next.AddDate(1, 0, 0))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	ps, err = s.RefundDay(next.Format(time.DateOnly))
+	require.NoError(t, err)
+	assert.Empty(t, ps, "pruning removes the refund index too")
+}

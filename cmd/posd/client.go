@@ -281,12 +281,20 @@ func printPayment(w io.Writer, p *payflow.Payment) {
 
 func printReport(w io.Writer, r *localapi.DailyReport) {
 	fmt.Fprintf(w, "日结 daily report %s  till %s\n", r.Date, r.TillID)
-	for _, row := range r.Rows {
-		fmt.Fprintf(w, "  %-10s %-16s %5d  ¥%12s\n", row.Channel, row.State, row.Count, printer.Yuan(row.Amount))
+	rows := func(title string, rows []localapi.ReportRow) {
+		if len(rows) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "%s\n", title)
+		for _, row := range rows {
+			fmt.Fprintf(w, "  %-10s %-16s %5d  ¥%12s\n", row.Channel, row.State, row.Count, printer.Yuan(row.Amount))
+		}
 	}
-	fmt.Fprintf(w, "  paid     %5d  ¥%s\n  refunded %5d  ¥%s\n  net             ¥%s\n",
+	rows("payments", r.Rows)
+	rows("refunds", r.RefundRows)
+	fmt.Fprintf(w, "paid     %5d  ¥%s\nrefunded %5d  ¥%s\nnet             ¥%s\n",
 		r.Paid.Count, printer.Yuan(r.Paid.Amount), r.Refunded.Count, printer.Yuan(r.Refunded.Amount), printer.Yuan(r.Net))
-	if r.Open > 0 || r.NeedsAttention > 0 {
-		fmt.Fprintf(w, "  open %d, NEEDS ATTENTION %d\n", r.Open, r.NeedsAttention)
+	if r.Open > 0 || r.RefundsOpen > 0 || r.NeedsAttention > 0 {
+		fmt.Fprintf(w, "open payments %d, open refunds %d, NEEDS ATTENTION %d\n", r.Open, r.RefundsOpen, r.NeedsAttention)
 	}
 }
