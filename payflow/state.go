@@ -199,14 +199,19 @@ func onGatewayIDs(p *Payment, in Input) {
 
 func onGatewayError(p *Payment, in Input) {
 	onGatewayIDs(p, in)
-	code, msg := in.Outcome.Code, in.Outcome.Message
-	if code == "" {
-		code = "gateway_failed"
+	p.Error = outcomeError(in.Outcome, "gateway_failed", "the gateway reported a failure without details")
+}
+
+// outcomeError is the gateway's code and words, or the defaults where it
+// gave none.
+func outcomeError(o Outcome, code, msg string) *Error {
+	if o.Code != "" {
+		code = o.Code
 	}
-	if msg == "" {
-		msg = "the gateway reported a failure without details"
+	if o.Message != "" {
+		msg = o.Message
 	}
-	p.Error = &Error{Code: code, Message: msg}
+	return &Error{Code: code, Message: msg}
 }
 
 func onNotSent(p *Payment, in Input) {
@@ -309,14 +314,7 @@ func onRefundIDs(r *Refund, in Input) {
 }
 
 func onRefundError(r *Refund, in Input) {
-	code, msg := in.Outcome.Code, in.Outcome.Message
-	if code == "" {
-		code = "refund_failed"
-	}
-	if msg == "" {
-		msg = "the gateway refused the refund without details"
-	}
-	r.Error = &Error{Code: code, Message: msg}
+	r.Error = outcomeError(in.Outcome, "refund_failed", "the gateway refused the refund without details")
 }
 
 func onRefundNotSent(r *Refund, in Input) {

@@ -147,23 +147,17 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		}
 	}
 	switch name {
-	case "pay":
-		req := map[string]any{"order_id": *order, "amount": *amount, "subject": *subject, "operator": *operator}
-		if *code != "" {
-			req["auth_code"] = *code
-		}
-		if err := c.do("POST", "/v1/payments", req, &p); err != nil {
-			return 0, err
-		}
-		if *wait {
-			if err := c.waitSettled(&p); err != nil {
-				return 0, err
+	case "pay", "status":
+		if name == "pay" {
+			req := map[string]any{"order_id": *order, "amount": *amount, "subject": *subject, "operator": *operator}
+			if *code != "" {
+				req["auth_code"] = *code
 			}
+			err = c.do("POST", "/v1/payments", req, &p)
+		} else {
+			err = c.do("GET", "/v1/payments/"+pos[0], nil, &p)
 		}
-		show(&p)
-		return settledCode(&p, *wait), nil
-	case "status":
-		if err := c.do("GET", "/v1/payments/"+pos[0], nil, &p); err != nil {
+		if err != nil {
 			return 0, err
 		}
 		if *wait {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,4 +41,53 @@ func TestCLIExitCodes(t *testing.T) {
 		assert.Contains(t, out.String(), tc.stdout, "%v", tc.args)
 		assert.Contains(t, errb.String(), tc.stderr, "%v", tc.args)
 	}
+}
+
+// TestClientCommands runs the client commands against a running daemon.
+func TestClientCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	e := newCrashEnv(t)
+	e.start("")
+	cli := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(append(args, "--config", e.config), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := cli("pay", "--amount", "1250", "--order", "C1", "--code", "134567890123456789", "--wait")
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "¥12.50  PAID")
+	id := strings.Fields(out)[1]
+
+	code, out, _ = cli("status", id)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "order C1")
+
+	code, out, errs = cli("refund", id, "--amount", "250", "--refund-id", "R1")
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "refund R1 of ¥2.50")
+
+	code, out, _ = cli("pay", "--amount", "100", "--order", "C2")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "AWAITING_SCAN")
+	waiting := strings.Fields(out)[1]
+	code, out, _ = cli("scan", "284567890123456789")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, waiting)
+
+	code, out, _ = cli("pay", "--amount", "100", "--order", "C3", "--code", "134567890123450001", "--wait")
+	assert.Equal(t, exitNotPaid, code, "a declined payment exits 4")
+	assert.Contains(t, out, "INSUFFICIENT_BALANCE")
+
+	code, _, errs = cli("cancel", id)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "not_cancellable")
+
+	code, out, _ = cli("report", "--json")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, `"net"`)
+	code, out, _ = cli("report")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "日结")
 }
