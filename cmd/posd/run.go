@@ -191,7 +191,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
 	})
 	srv := &http.Server{
-		Handler: api, ReadHeaderTimeout: 10 * time.Second,
+		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests end with the daemon, so event streams and long polls
 		// do not hold up a shutdown.
