@@ -237,7 +237,7 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request) {
 	}
 	out := PaymentList{Payments: []*payflow.Payment{}}
 	for _, p := range ps {
-		if state == "" || p.State == state {
+		if state == "" || p.State == state || (state == payflow.StateNeedsAttention && p.Attention()) {
 			out.Payments = append(out.Payments, p)
 		}
 	}
@@ -339,7 +339,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		switch p.State {
 		case payflow.StatePaying, payflow.StateInDoubt, payflow.StateCancelling:
 			h.InDoubt++
-		case payflow.StateNeedsAttention:
+		}
+		if p.Attention() {
 			h.NeedsAttention++
 		}
 		for _, rf := range p.Refunds {
@@ -351,7 +352,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	h.AwaitingScan = s.eng.Waiting()
 	if h.NeedsAttention > 0 {
 		h.Status = "attention"
-		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm them cancelled; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)
+		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm a cancel or a refund; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)
 	}
 	writeJSON(w, status, h)
 }

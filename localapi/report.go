@@ -69,6 +69,8 @@ func BuildReport(day, tillID string, ps, refunded []*payflow.Payment, now time.T
 			case r.State == payflow.RefundRefunded:
 				rep.Refunded.Count++
 				rep.Refunded.Amount += r.Amount
+			case r.State == payflow.RefundNeedsAttention:
+				rep.NeedsAttention++
 			case !r.State.Terminal():
 				rep.RefundsOpen++
 			}

@@ -85,6 +85,19 @@ func (p *Payment) Live() bool {
 	return false
 }
 
+// Attention reports whether a person must look at p or one of its refunds.
+func (p *Payment) Attention() bool {
+	if p.NeedsAttention {
+		return true
+	}
+	for _, r := range p.Refunds {
+		if r.State == RefundNeedsAttention {
+			return true
+		}
+	}
+	return false
+}
+
 // Refund returns p's refund with the cash register's id, or nil.
 func (p *Payment) Refund(id string) *Refund {
 	for _, r := range p.Refunds {

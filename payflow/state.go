@@ -257,10 +257,15 @@ const (
 	RefundInDoubt   RefundState = "in_doubt"  // answer unknown: retried with the same refund number
 	RefundRefunded  RefundState = "refunded"
 	RefundFailed    RefundState = "failed"
+	// RefundNeedsAttention: the gateway reports the refund in an error
+	// state (REFUND_ERROR): whether the money went back is unknown.
+	RefundNeedsAttention RefundState = "needs_attention"
 )
 
-// Terminal reports whether the refund is settled.
-func (s RefundState) Terminal() bool { return s == RefundRefunded || s == RefundFailed }
+// Terminal reports whether the engine has nothing more to do for the refund.
+func (s RefundState) Terminal() bool {
+	return s == RefundRefunded || s == RefundFailed || s == RefundNeedsAttention
+}
 
 type refundTransition struct {
 	to    RefundState
@@ -272,7 +277,7 @@ var refundTransitions = map[RefundState]map[Trigger]refundTransition{
 	RefundRefunding: {
 		TrigSucceeded: {RefundRefunded, onRefundIDs},
 		TrigFailed:    {RefundFailed, onRefundError},
-		TrigBroken:    {RefundFailed, onRefundError},
+		TrigBroken:    {RefundNeedsAttention, onRefundError},
 		TrigNotSent:   {RefundFailed, onRefundNotSent},
 		TrigUncertain: {RefundInDoubt, onRefundIDs},
 	},

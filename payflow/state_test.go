@@ -132,7 +132,7 @@ func TestRefundEdges(t *testing.T) {
 	}{
 		{RefundRefunding, TrigSucceeded, RefundRefunded, 300, "", 1},
 		{RefundRefunding, TrigFailed, RefundFailed, 0, "X", 1},
-		{RefundRefunding, TrigBroken, RefundFailed, 0, "X", 1},
+		{RefundRefunding, TrigBroken, RefundNeedsAttention, 0, "X", 1},
 		{RefundRefunding, TrigNotSent, RefundFailed, 0, "network_unavailable", 1},
 		{RefundRefunding, TrigUncertain, RefundInDoubt, 0, "", 1},
 		{RefundInDoubt, TrigRetry, RefundRefunding, 0, "", 2},
@@ -155,7 +155,7 @@ func TestRefundEdges(t *testing.T) {
 		})
 		seen[[2]string{string(tc.from), string(tc.on)}] = true
 	}
-	for _, s := range []RefundState{RefundRefunding, RefundInDoubt, RefundRefunded, RefundFailed} {
+	for _, s := range []RefundState{RefundRefunding, RefundInDoubt, RefundRefunded, RefundFailed, RefundNeedsAttention} {
 		for _, tr := range allTriggers {
 			_, inTable := refundTransitions[s][tr]
 			assert.Equal(t, inTable, seen[[2]string{string(s), string(tr)}], "edge %s/%s", s, tr)

@@ -100,7 +100,7 @@ func refundDayKey(p *payflow.Payment, r *payflow.Refund) []byte {
 	return []byte(r.CreatedAt.Format(time.DateOnly) + "/" + p.ID + "/" + r.ID)
 }
 
-func isOpen(p *payflow.Payment) bool { return p.Live() || p.NeedsAttention }
+func isOpen(p *payflow.Payment) bool { return p.Live() || p.Attention() }
 
 func put(tx *bolt.Tx, p *payflow.Payment) error {
 	b, err := encode(p)
