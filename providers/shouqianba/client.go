@@ -1,0 +1,393 @@
+// Package shouqianba is posd's client for the Shouqianba (收钱吧) upay v2
+// gateway: B-scans-C pay, query, cancel, refund, precreate and revoke, the
+// terminal's activation and daily check-in, and the mapping of the
+// vendor's result codes to posd's outcomes (outcome.go).
+//
+// The vendor's document is shared/spec/shouqianba-upay-v2.txt; where this
+// package departs from its examples, docs/shouqianba.md says why.
+package shouqianba
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tillworks/posd/internal/failpoint"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers"
+)
+
+// DefaultBaseURL is the production gateway.
+const DefaultBaseURL = "https://vsi-api.shouqianba.com"
+
+// Options configure a Client.
+type Options struct {
+	BaseURL     string
+	DeviceID    string
+	TillID      string        // the operator when a payment names none
+	PayTimeout  time.Duration // one pay request; the gateway may hold it ~45 s
+	CallTimeout time.Duration // every other request
+	Terminal    TerminalFile  // where the terminal's credentials live
+	// Initial credentials from the configuration, used (and saved to
+	// Terminal) when the file does not exist yet.
+	Initial Terminal
+	HTTP    *http.Client // nil: a client with the system's TLS roots
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Client is a payflow.Provider for Shouqianba.
+type Client struct {
+	opt  Options
+	http *http.Client
+
+	mu   sync.Mutex // guards term and serializes check-ins
+	term Terminal
+}
+
+// New loads the terminal's credentials and returns a client. It fails with
+// ErrNotActivated when the till has none.
+func New(opt Options) (*Client, error) {
+	if opt.BaseURL == "" {
+		opt.BaseURL = DefaultBaseURL
+	}
+	opt.BaseURL = strings.TrimRight(opt.BaseURL, "/")
+	if opt.PayTimeout <= 0 {
+		opt.PayTimeout = 50 * time.Second
+	}
+	if opt.CallTimeout <= 0 {
+		opt.CallTimeout = 10 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.HTTP == nil {
+		opt.HTTP = newHTTPClient()
+	}
+	if opt.DeviceID == "" {
+		opt.DeviceID = opt.TillID
+	}
+	t, err := opt.Terminal.Load()
+	if errors.Is(err, ErrNotActivated) && opt.Initial.SN != "" && opt.Initial.Key != "" {
+		t = opt.Initial
+		t.UpdatedAt = opt.Now()
+		err = opt.Terminal.Save(t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Client{opt: opt, http: opt.HTTP, term: t}, nil
+}
+
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}
+
+// Terminal returns the credentials in use (for status displays; the key
+// must not be logged).
+func (c *Client) Terminal() Terminal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.term
+}
+
+// post signs the exact bytes it sends and returns the parsed answer with
+// its raw bytes. An error wrapping payflow.ErrNotSent means nothing left.
+func post(ctx context.Context, hc *http.Client, url, signer, key string, body any, timeout time.Duration) (*envelope, []byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	header := http.Header{
+		"Content-Type":  {"application/json"},
+		"Authorization": {signer + " " + Sign(b, key)},
+	}
+	status, raw, err := providers.Post(ctx, hc, url, header, b)
+	if err != nil {
+		return nil, raw, fmt.Errorf("shouqianba %s: %w", pathOf(url), err)
+	}
+	var env envelope
+	if jerr := json.Unmarshal(raw, &env); jerr != nil || env.ResultCode == "" {
+		return nil, raw, &providers.GatewayError{Gateway: "shouqianba", Status: status, Code: "BAD_RESPONSE",
+			Message: fmt.Sprintf("unreadable answer to %s (HTTP %d)", pathOf(url), status)}
+	}
+	return &env, raw, nil
+}
+
+func pathOf(url string) string {
+	if i := strings.Index(url, "//"); i >= 0 {
+		if j := strings.Index(url[i+2:], "/"); j >= 0 {
+			return url[i+2+j:]
+		}
+	}
+	return url
+}
+
+// call checks in if today's check-in is due, then sends body to path
+// signed with the terminal's key and maps the answer.
+func (c *Client) call(ctx context.Context, call, path string, body func(sn string) any, timeout time.Duration) (payflow.Outcome, *envelope, error) {
+	c.ensureCheckedIn(ctx)
+	c.mu.Lock()
+	t := c.term
+	c.mu.Unlock()
+	env, raw, err := post(ctx, c.http, c.opt.BaseURL+path, t.SN, t.Key, body(t.SN), timeout)
+	if err != nil {
+		return payflow.Outcome{Raw: raw}, nil, err
+	}
+	return outcome(call, env, raw), env, nil
+}
+
+// outcome builds the normalized outcome of an answer.
+func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
+	o := payflow.Outcome{Kind: classify(call, env), Raw: raw}
+	if env.ResultCode != "200" {
+		o.Code, o.Message = string(env.ErrorCode), string(env.ErrorMessage)
+		if o.Code == "" {
+			o.Code = "RESULT_" + string(env.ResultCode)
+		}
+		return o
+	}
+	b := env.BizResponse
+	if b == nil {
+		o.Code, o.Message = "NO_BIZ_RESPONSE", "the gateway answered without a business response"
+		return o
+	}
+	o.Code, o.Message = string(b.ResultCode), string(b.ErrorMessage)
+	if b.ErrorCode != "" {
+		o.Code = string(b.ErrorCode)
+	}
+	if d := b.Data; d != nil {
+		if call == callQuery && b.ResultCode == "SUCCESS" {
+			o.Code = string(d.OrderStatus)
+		}
+		o.GatewayTradeNo = string(d.SN)
+		o.ChannelTradeNo = string(d.TradeNo)
+		o.Channel = Channel(string(d.Payway))
+	}
+	return o
+}
+
+func (c *Client) operator(op string) string {
+	if op == "" {
+		op = c.opt.TillID
+	}
+	return clip(op, 32)
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+func subject(s, orderID string) string {
+	if s == "" {
+		s = "订单 " + orderID
+	}
+	return clip(s, 64)
+}
+
+// Pay charges the customer's code (B scans C).
+func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
+	o, _, err := c.call(ctx, callPay, "/upay/v2/pay", func(sn string) any {
+		return payBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), DynamicID: r.AuthCode,
+			Subject: subject(r.Subject, r.OrderID), Operator: c.operator(r.Operator), DeviceID: clip(c.opt.DeviceID, 32)}
+	}, c.opt.PayTimeout)
+	return o, err
+}
+
+// orderBody names the order by Shouqianba's sn when it is known, else by
+// posd's client_sn; the gateway looks sn up first.
+func orderRef(sn string, r payflow.OrderRef) orderBody {
+	if r.GatewayTradeNo != "" {
+		return orderBody{TerminalSN: sn, SN: r.GatewayTradeNo}
+	}
+	return orderBody{TerminalSN: sn, ClientSN: r.OrderNo}
+}
+
+// Query asks for an order's state.
+func (c *Client) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	o, _, err := c.call(ctx, callQuery, "/upay/v2/query", func(sn string) any { return orderRef(sn, r) }, c.opt.CallTimeout)
+	return o, err
+}
+
+// Cancel cancels an order that is unpaid or in doubt (撤单); a paid order
+// is reversed.
+func (c *Client) Cancel(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	o, _, err := c.call(ctx, callCancel, "/upay/v2/cancel", func(sn string) any { return orderRef(sn, r) }, c.opt.CallTimeout)
+	return o, err
+}
+
+// Revoke reverses a paid order in full on the day it was paid (撤销), the
+// same as a cancel at the gateway but meant for finished orders.
+func (c *Client) Revoke(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	o, _, err := c.call(ctx, callCancel, "/upay/v2/revoke", func(sn string) any { return orderRef(sn, r) }, c.opt.CallTimeout)
+	return o, err
+}
+
+// Refund refunds part or all of a paid order. RequestNo (≤ 20 characters)
+// is the gateway's de-duplication key, the same on every retry.
+func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
+	if len(r.RequestNo) > 20 {
+		return payflow.Outcome{}, fmt.Errorf("%w: refund_request_no %q is longer than 20 characters", payflow.ErrNotSent, r.RequestNo)
+	}
+	o, _, err := c.call(ctx, callRefund, "/upay/v2/refund", func(sn string) any {
+		return refundBody{TerminalSN: sn, SN: r.GatewayTradeNo, ClientSN: r.OrderNo, RefundRequestNo: r.RequestNo,
+			Operator: c.operator(r.Operator), RefundAmount: fen(r.Amount)}
+	}, c.opt.CallTimeout)
+	return o, err
+}
+
+// PrecreateRequest asks for a QR code the customer scans (C scans B).
+type PrecreateRequest struct {
+	OrderNo  string
+	OrderID  string
+	Amount   int64
+	Payway   string // "1" Alipay, "3" WeChat, ...: required by the gateway
+	Subject  string
+	Operator string
+}
+
+// Precreate creates an order paid by the customer scanning the returned
+// QR code content; its outcome is then followed with Query.
+func (c *Client) Precreate(ctx context.Context, r PrecreateRequest) (qrCode string, o payflow.Outcome, err error) {
+	o, env, err := c.call(ctx, callPrecreate, "/upay/v2/precreate", func(sn string) any {
+		return precreateBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), Payway: r.Payway,
+			Subject: subject(r.Subject, r.OrderID), Operator: c.operator(r.Operator), DeviceID: clip(c.opt.DeviceID, 32)}
+	}, c.opt.CallTimeout)
+	if err == nil && o.Kind == payflow.Succeeded && env.BizResponse != nil && env.BizResponse.Data != nil {
+		qrCode = string(env.BizResponse.Data.QRCode)
+	}
+	return qrCode, o, err
+}
+
+// ensureCheckedIn runs the day's check-in before the first call of each
+// local day: the gateway answers a new key, which is saved durably before
+// it is used. A lost answer is retried, signed with the old key (still
+// valid: after a check-in the gateway accepts the current and the previous
+// key). If the check-in cannot be done, calls go on with the current key.
+func (c *Client) ensureCheckedIn(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	today := c.opt.Now().Format(time.DateOnly)
+	if c.term.CheckedIn == today {
+		return
+	}
+	log := c.opt.Logger.With("terminal_sn", c.term.SN)
+	for attempt := 1; attempt <= 2; attempt++ {
+		key, err := checkin(ctx, c.http, c.opt.BaseURL, c.term, c.opt.DeviceID, c.opt.CallTimeout)
+		if err == nil {
+			failpoint.Hit("checkin-answered")
+			next := c.term
+			next.PreviousKey, next.Key, next.CheckedIn, next.UpdatedAt = next.Key, key, today, c.opt.Now()
+			if err := c.opt.Terminal.Save(next); err != nil {
+				log.Error("check-in: the new key could not be saved; signing with the previous key, which the gateway still accepts", "err", err)
+				return
+			}
+			c.term = next
+			log.Info("checked in: terminal key rotated")
+			return
+		}
+		if errors.Is(err, payflow.ErrNotSent) {
+			log.Warn("check-in: gateway unreachable; signing with the current key", "err", err)
+			return
+		}
+		log.Warn("check-in failed", "attempt", attempt, "err", err)
+	}
+}
+
+// checkin asks for a new key, signed with t's current key.
+func checkin(ctx context.Context, hc *http.Client, base string, t Terminal, deviceID string, timeout time.Duration) (string, error) {
+	env, _, err := post(ctx, hc, base+"/terminal/checkin", t.SN, t.Key, checkinBody{TerminalSN: t.SN, DeviceID: clip(deviceID, 32)}, timeout)
+	if err != nil {
+		return "", err
+	}
+	return credential(env, "check-in")
+}
+
+// credential reads the terminal key out of an activate or check-in answer.
+func credential(env *envelope, what string) (string, error) {
+	if env.ResultCode != "200" {
+		return "", &providers.GatewayError{Gateway: "shouqianba", Code: string(env.ErrorCode), Message: what + ": " + string(env.ErrorMessage)}
+	}
+	b := env.BizResponse
+	if b == nil || b.TerminalKey == "" {
+		code := ""
+		if b != nil {
+			code = string(b.ErrorCode)
+		}
+		return "", &providers.GatewayError{Gateway: "shouqianba", Code: code, Message: what + " answered no terminal key"}
+	}
+	return string(b.TerminalKey), nil
+}
+
+// Activation is what /terminal/activate needs.
+type Activation struct {
+	BaseURL   string
+	VendorSN  string
+	VendorKey string
+	AppID     string
+	Code      string // the activation code from the merchant's store
+	DeviceID  string
+}
+
+// Activate exchanges an activation code for the terminal's serial number
+// and key (signed with the vendor key) and saves them in f. It refuses to
+// replace an existing terminal: activation codes are single-use.
+func Activate(ctx context.Context, hc *http.Client, a Activation, f TerminalFile, now time.Time) (Terminal, error) {
+	if old, err := f.Load(); err == nil {
+		return old, fmt.Errorf("shouqianba: this till is already activated as terminal %s (%s); move that file away first to activate it again", old.SN, f.Path)
+	}
+	for k, v := range map[string]string{"vendor_sn": a.VendorSN, "vendor_key": a.VendorKey, "app_id": a.AppID, "activation_code": a.Code, "device_id": a.DeviceID} {
+		if v == "" {
+			return Terminal{}, fmt.Errorf("shouqianba: activation needs [provider.shouqianba] %s", k)
+		}
+	}
+	if hc == nil {
+		hc = newHTTPClient()
+	}
+	base := strings.TrimRight(a.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	env, _, err := post(ctx, hc, base+"/terminal/activate", a.VendorSN, a.VendorKey,
+		activateBody{AppID: a.AppID, Code: a.Code, DeviceID: clip(a.DeviceID, 32)}, 30*time.Second)
+	if err != nil {
+		return Terminal{}, fmt.Errorf("shouqianba: activation: %w", err)
+	}
+	key, err := credential(env, "activation")
+	if err != nil {
+		return Terminal{}, err
+	}
+	t := Terminal{SN: string(env.BizResponse.TerminalSN), Key: key, UpdatedAt: now}
+	if t.SN == "" {
+		return Terminal{}, &providers.GatewayError{Gateway: "shouqianba", Code: "NO_TERMINAL_SN", Message: "activation answered no terminal_sn"}
+	}
+	if err := f.Save(t); err != nil {
+		return Terminal{}, err
+	}
+	return t, nil
+}
