@@ -49,8 +49,26 @@ type Payflow struct {
 
 // Provider selects and configures the payment gateway.
 type Provider struct {
-	Name string `toml:"name"`
-	Demo Demo   `toml:"demo"`
+	Name       string     `toml:"name"`
+	Demo       Demo       `toml:"demo"`
+	Shouqianba Shouqianba `toml:"shouqianba"`
+}
+
+// Shouqianba configures the Shouqianba (收钱吧) upay v2 gateway. The
+// terminal's key rotates daily; posd keeps the current one in
+// <data_dir>/shouqianba-terminal.json, seeded from terminal_sn and
+// terminal_key or from 'posd provider activate'.
+type Shouqianba struct {
+	BaseURL           string   `toml:"base_url"`
+	TerminalSN        string   `toml:"terminal_sn"`
+	TerminalKey       string   `toml:"terminal_key"`
+	VendorSN          string   `toml:"vendor_sn"`
+	VendorKey         string   `toml:"vendor_key"`
+	AppID             string   `toml:"app_id"`
+	ActivationCode    string   `toml:"activation_code"`
+	DeviceID          string   `toml:"device_id"` // empty: till_id
+	PayRequestTimeout Duration `toml:"pay_request_timeout"`
+	CallTimeout       Duration `toml:"call_timeout"`
 }
 
 // Demo configures the built-in demo gateway.
@@ -90,7 +108,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // Providers are the gateway names this build knows.
-var Providers = []string{"demo"}
+var Providers = []string{"demo", "shouqianba"}
 
 // Default returns the embedded defaults: the demo gateway, the API on
 // 127.0.0.1:8421, receipts as files, data in the user's state directory.
@@ -107,9 +125,14 @@ func Default() *Config {
 			CancelAttempts:      5,
 			ScanTimeout:         Duration{120 * time.Second},
 		},
-		Provider: Provider{Name: "demo", Demo: Demo{Delay: Duration{1500 * time.Millisecond}}},
-		Store:    Store{RetentionDays: 400},
-		Printer:  Printer{Type: "file", StoreName: "posd demo store"},
+		Provider: Provider{Name: "demo", Demo: Demo{Delay: Duration{1500 * time.Millisecond}},
+			Shouqianba: Shouqianba{
+				BaseURL:           "https://vsi-api.shouqianba.com",
+				PayRequestTimeout: Duration{50 * time.Second},
+				CallTimeout:       Duration{10 * time.Second},
+			}},
+		Store:   Store{RetentionDays: 400},
+		Printer: Printer{Type: "file", StoreName: "posd demo store"},
 	}
 }
 
@@ -260,8 +283,30 @@ func (c *Config) Validate() error {
 			return bad("provider.demo.gateway_url", "must be an http:// or https:// URL, got %q", u)
 		}
 	}
+	if err := c.Provider.Shouqianba.validate(); err != nil {
+		return err
+	}
 	if c.Printer.Type != "file" {
 		return bad("printer.type", "%q is not supported yet; use \"file\"", c.Printer.Type)
+	}
+	return nil
+}
+
+func (q *Shouqianba) validate() error {
+	if pu, err := url.Parse(q.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		return &Error{Key: "provider.shouqianba.base_url", Msg: fmt.Sprintf("must be an https:// URL, got %q", q.BaseURL)}
+	}
+	if (q.TerminalSN == "") != (q.TerminalKey == "") {
+		return &Error{Key: "provider.shouqianba.terminal_key", Msg: "terminal_sn and terminal_key go together: set both, or neither and run 'posd provider activate'"}
+	}
+	if d := q.PayRequestTimeout.Duration; d < time.Second || d > 5*time.Minute {
+		return &Error{Key: "provider.shouqianba.pay_request_timeout", Msg: fmt.Sprintf("must be between 1s and 5m, got %v", d)}
+	}
+	if d := q.CallTimeout.Duration; d < time.Second || d > 2*time.Minute {
+		return &Error{Key: "provider.shouqianba.call_timeout", Msg: fmt.Sprintf("must be between 1s and 2m, got %v", d)}
+	}
+	if len(q.DeviceID) > 32 {
+		return &Error{Key: "provider.shouqianba.device_id", Msg: "must be at most 32 characters"}
 	}
 	return nil
 }

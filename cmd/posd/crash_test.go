@@ -96,6 +96,15 @@ func newCrashEnv(t *testing.T) *crashEnv {
 	require.NoError(t, err)
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
+	e := newCrashEnvWith(t, fmt.Sprintf("[provider.demo]\ngateway_url = %q\n", srv.URL))
+	e.gateway = gw
+	return e
+}
+
+// newCrashEnvWith writes a configuration with short timings and the given
+// provider section.
+func newCrashEnvWith(t *testing.T, provider string) *crashEnv {
+	t.Helper()
 	dir := t.TempDir()
 	listen := freePort(t)
 	cfg := fmt.Sprintf(`
@@ -111,12 +120,10 @@ pay_timeout = "2s"
 cancel_retry_interval = "100ms"
 cancel_attempts = 3
 scan_timeout = "60s"
-[provider.demo]
-gateway_url = %q
-`, filepath.Join(dir, "data"), listen, crashToken, srv.URL)
+`, filepath.Join(dir, "data"), listen, crashToken) + provider
 	path := filepath.Join(dir, "posd.toml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	return &crashEnv{t: t, dir: dir, config: path, api: "http://" + listen, gateway: gw}
+	return &crashEnv{t: t, dir: dir, config: path, api: "http://" + listen}
 }
 
 // start runs the daemon, armed at failpoint (none if empty), and waits

@@ -2,6 +2,7 @@
 //
 //	posd run [--config FILE] [--data-dir DIR]   run the daemon
 //	posd config check --config FILE             validate a configuration
+//	posd provider activate --config FILE        activate a Shouqianba terminal
 //	posd version
 //	posd pay --amount 1250 --order A1 [--code C] [--wait]
 //	posd status ID [--wait] · posd cancel ID · posd scan CODE
@@ -54,6 +55,7 @@ Usage:
   posd run [--config FILE] [--data-dir DIR]      run the daemon (defaults: demo gateway, API on 127.0.0.1:8421)
   posd config check --config FILE               validate a configuration file
   posd config show [--config FILE]              print the effective configuration
+  posd provider activate [--config FILE]        exchange [provider.shouqianba] activation_code for a terminal
   posd version                                   print the version
 
 Client commands (talk to a running daemon; --config/--data-dir find its address and token,
@@ -78,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "config":
 		err = cmdConfig(args[1:], stdout)
+	case "provider":
+		err = cmdProvider(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "posd %s\n", Version())
 	case "pay", "status", "cancel", "scan", "refund", "report":

@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
 )
 
 func TestCLIExitCodes(t *testing.T) {
@@ -16,6 +21,8 @@ func TestCLIExitCodes(t *testing.T) {
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(good, []byte("till_id = \"t1\"\n[payflow]\npoll_interval = \"3s\"\n"), 0o600)
 	os.WriteFile(bad, []byte("[payflow]\npoll_interval = \"soon\"\n"), 0o600)
+	sqb := filepath.Join(dir, "sqb.toml")
+	os.WriteFile(sqb, []byte(fmt.Sprintf("data_dir = %q\n[api]\nlisten = \"127.0.0.1:0\"\n[provider]\nname = \"shouqianba\"\n", filepath.Join(dir, "sqbdata"))), 0o600)
 	tests := []struct {
 		args   []string
 		code   int
@@ -29,6 +36,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"config", "show", "--config", good}, 0, `till_id = "t1"`, ""},
 		{[]string{"run", "--config", bad}, 2, "", "payflow.poll_interval"},
 		{[]string{"run", "--bogus"}, 2, "", "bogus"},
+		{[]string{"run", "--config", sqb}, 2, "", "posd provider activate"},
 		{[]string{"frobnicate"}, 2, "", "unknown command"},
 		{nil, 2, "", "Usage"},
 		{[]string{"pay", "--config", good, "--data-dir", dir, "--order", "A1"}, 2, "", "--amount"},
@@ -90,4 +98,46 @@ func TestClientCommands(t *testing.T) {
 	code, out, _ = cli("report")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "日结")
+}
+
+func TestProviderActivate(t *testing.T) {
+	fake := sqbtest.New("", "")
+	fake.AddActivationCode("84038959")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "posd.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
+[provider]
+name = "shouqianba"
+[provider.shouqianba]
+base_url = %q
+vendor_sn = %q
+vendor_key = %q
+app_id = %q
+activation_code = "84038959"
+`, filepath.Join(dir, "data"), srv.URL, fake.VendorSN, fake.VendorKey, fake.AppID)), 0o600)
+
+	var out, errb bytes.Buffer
+	code := run([]string{"provider", "activate", "--config", cfg}, &out, &errb)
+	require.Equal(t, 0, code, errb.String())
+	assert.Contains(t, out.String(), "activated: terminal 1009")
+	assert.NotContains(t, out.String()+errb.String(), fake.VendorKey)
+	b, err := os.ReadFile(filepath.Join(dir, "data", "shouqianba-terminal.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"terminal_sn": "1009`)
+
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"provider", "activate", "--config", cfg}, &out, &errb)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errb.String(), "already activated")
+
+	out.Reset()
+	code = run([]string{"config", "show", "--config", cfg}, &out, &errb)
+	assert.Equal(t, 0, code)
+	assert.NotContains(t, out.String(), fake.VendorKey, "config show hides secrets")
+
+	code = run([]string{"provider", "frob"}, &out, &errb)
+	assert.Equal(t, 2, code)
 }

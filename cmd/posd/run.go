@@ -25,6 +25,7 @@ import (
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/providers/shouqianba"
 	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
@@ -74,8 +75,10 @@ func cmdConfig(args []string, stdout io.Writer) error {
 	}
 	if args[0] == "show" {
 		shown := *cfg
-		if shown.API.Token != "" {
-			shown.API.Token = "(set)"
+		for _, secret := range []*string{&shown.API.Token, &shown.Provider.Shouqianba.TerminalKey, &shown.Provider.Shouqianba.VendorKey} {
+			if *secret != "" {
+				*secret = "(set)"
+			}
 		}
 		return toml.NewEncoder(stdout).Encode(shown)
 	}
@@ -256,8 +259,64 @@ func newProvider(ctx context.Context, cfg *config.Config, log *slog.Logger) (pay
 			log.Info("demo gateway simulator running", "url", url)
 		}
 		return demo.NewClient(url, 10*time.Second), nil
+	case "shouqianba":
+		q := cfg.Provider.Shouqianba
+		c, err := shouqianba.New(shouqianba.Options{
+			BaseURL: q.BaseURL, DeviceID: q.DeviceID, TillID: cfg.TillID,
+			PayTimeout: q.PayRequestTimeout.Duration, CallTimeout: q.CallTimeout.Duration,
+			Terminal: sqbTerminalFile(cfg), Initial: shouqianba.Terminal{SN: q.TerminalSN, Key: q.TerminalKey},
+			Logger: log,
+		})
+		if errors.Is(err, shouqianba.ErrNotActivated) {
+			return nil, &config.Error{Key: "provider.shouqianba", Msg: err.Error()}
+		}
+		return c, err
 	}
 	return nil, &config.Error{Key: "provider.name", Msg: fmt.Sprintf("%q is not available in this build", cfg.Provider.Name)}
+}
+
+// sqbTerminalFile is where the Shouqianba terminal's rotating key lives.
+func sqbTerminalFile(cfg *config.Config) shouqianba.TerminalFile {
+	return shouqianba.TerminalFile{Path: filepath.Join(cfg.DataDir, "shouqianba-terminal.json")}
+}
+
+// cmdProvider runs provider administration: 'posd provider activate'.
+func cmdProvider(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "activate" {
+		return &usageError{"usage: posd provider activate [--config FILE] [--data-dir DIR]"}
+	}
+	fs := flag.NewFlagSet("provider activate", flag.ContinueOnError)
+	cfgPath, dataDir := configFlags(fs)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	if cfg.Provider.Name != "shouqianba" {
+		return &config.Error{Key: "provider.name", Msg: fmt.Sprintf("is %q; activation is for shouqianba", cfg.Provider.Name)}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	q := cfg.Provider.Shouqianba
+	device := q.DeviceID
+	if device == "" {
+		device = cfg.TillID
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	file := sqbTerminalFile(cfg)
+	t, err := shouqianba.Activate(ctx, nil, shouqianba.Activation{
+		BaseURL: q.BaseURL, VendorSN: q.VendorSN, VendorKey: q.VendorKey, AppID: q.AppID,
+		Code: q.ActivationCode, DeviceID: device,
+	}, file, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "activated: terminal %s; its key is saved in %s (0600).\nRemove activation_code and vendor_key from the configuration, then start posd.\n", t.SN, file.Path)
+	return nil
 }
 
 func prune(st *store.Store, cfg *config.Config, log *slog.Logger) {

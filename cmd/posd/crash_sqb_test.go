@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
+)
+
+// TestCrashRecoveryShouqianba is the crash test against the fake
+// Shouqianba gateway, plus a crash between receiving a check-in's new key
+// and saving it.
+func TestCrashRecoveryShouqianba(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	const sn, key = "100000330002383829", "68d499beda5f72116592f5c527465656"
+	const code = "134567890123456789"
+	tests := []struct {
+		name      string
+		failpoint string
+		plan      sqbtest.Plan
+		refund    int64
+		want      payflow.State
+	}{
+		{"after the pay is journaled, before it is sent", "pay-journaled", sqbtest.Plan{}, 0, payflow.StateFailed},
+		{"after the gateway charged, before the answer is journaled", "pay-answered", sqbtest.Plan{}, 0, payflow.StatePaid},
+		{"while in doubt, paid meanwhile", "in-doubt", sqbtest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, payflow.StatePaid},
+		{"while cancelling", "cancel-journaled", sqbtest.Plan{Pay: "in_progress"}, 0, payflow.StateCancelled},
+		{"while refunding, after the gateway refunded", "refund-answered", sqbtest.Plan{}, 600, payflow.StatePaid},
+		{"between the check-in's answer and saving the key", "checkin-answered", sqbtest.Plan{}, 0, payflow.StateFailed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := sqbtest.New(sn, key)
+			srv := httptest.NewServer(fake)
+			t.Cleanup(srv.Close)
+			fake.SetPlan(code, tc.plan)
+			e := newCrashEnvWith(t, fmt.Sprintf("[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nbase_url = %q\nterminal_sn = %q\nterminal_key = %q\n", srv.URL, sn, key))
+			order := "sqb-" + tc.failpoint
+			var d *daemon
+			if tc.refund == 0 {
+				d = e.start(tc.failpoint)
+				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": code}, nil))
+			} else {
+				d = e.start("")
+				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": code}, nil))
+				p := d.settled(order)
+				require.Equal(t, payflow.StatePaid, p.State)
+				d.kill()
+				d = e.start(tc.failpoint)
+				require.Equal(t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": tc.refund}, nil))
+			}
+			d.waitFailpoint(tc.failpoint)
+			d.kill()
+
+			d = e.start("")
+			p := d.settled(order)
+			assert.Equal(t, tc.want, p.State, "history: %+v\n%s", p.History, d.output())
+			o, exists := fake.Order(p.GatewayOrderNo)
+			switch p.State {
+			case payflow.StatePaid:
+				require.True(t, exists)
+				assert.Equal(t, tc.refund, o.Refunded, "refunded once")
+				assert.Equal(t, tc.refund, p.RefundedAmount)
+			case payflow.StateFailed:
+				assert.False(t, exists, "failed: the gateway has no charge")
+			case payflow.StateCancelled:
+				require.True(t, exists)
+				assert.Equal(t, sqbtest.Canceled, o.Status)
+			}
+			if exists {
+				assert.Equal(t, 1, o.PayCalls, "the pay was sent once")
+			}
+
+			// The till still signs, and pays.
+			require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order + "-after", "amount": 100, "auth_code": "134567890123456780"}, nil))
+			assert.Equal(t, payflow.StatePaid, d.settled(order+"-after").State)
+			assert.Zero(t, fake.BadSignatures, "no request was ever badly signed")
+		})
+	}
+}
