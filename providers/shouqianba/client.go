@@ -315,6 +315,11 @@ func (c *Client) ensureCheckedIn(ctx context.Context) {
 			log.Warn("check-in: gateway unreachable; signing with the current key", "err", err)
 			return
 		}
+		var ge *providers.GatewayError
+		if errors.As(err, &ge) && ge.Code == "ILLEGAL_SIGN" {
+			log.Error("check-in: the gateway refused the terminal key (expired or unknown); payments will fail until the till is activated again with a new activation code", "err", err)
+			return
+		}
 		log.Warn("check-in failed", "attempt", attempt, "err", err)
 	}
 }

@@ -1,14 +1,19 @@
 package shouqianba
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
 )
 
 // TestOutcomeTable feeds answers shaped as the vendor documents them to
@@ -76,23 +81,61 @@ func TestOutcomeTable(t *testing.T) {
 		{callQuery, "order", "CANCELED", order("CANCELED"), payflow.Failed},
 		{callQuery, "order", "CANCEL_ERROR", order("CANCEL_ERROR"), payflow.Broken},
 	}
+	// Every answer also goes over the wire: the fake gateway checks the
+	// client's signature and answers the canned body.
+	fake := sqbtest.New("100000330002383829", "68d499beda5f72116592f5c527465656")
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	client, err := New(Options{BaseURL: srv.URL, TillID: "till-01",
+		Terminal: TerminalFile{Path: filepath.Join(t.TempDir(), "t.json")},
+		Initial:  Terminal{SN: "100000330002383829", Key: "68d499beda5f72116592f5c527465656", CheckedIn: time.Now().Format(time.DateOnly)}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	send := map[string]func() (payflow.Outcome, error){
+		callPay: func() (payflow.Outcome, error) {
+			return client.Pay(ctx, payflow.PayRequest{OrderNo: "1", Amount: 1, AuthCode: "134567890123456789"})
+		},
+		callQuery:  func() (payflow.Outcome, error) { return client.Query(ctx, payflow.OrderRef{OrderNo: "1"}) },
+		callCancel: func() (payflow.Outcome, error) { return client.Cancel(ctx, payflow.OrderRef{OrderNo: "1"}) },
+		callRefund: func() (payflow.Outcome, error) {
+			return client.Refund(ctx, payflow.RefundRequest{OrderNo: "1", RequestNo: "2", Amount: 1})
+		},
+		callPrecreate: func() (payflow.Outcome, error) {
+			_, o, err := client.Precreate(ctx, PrecreateRequest{OrderNo: "1", Amount: 1, Payway: "3"})
+			return o, err
+		},
+	}
 	covered := map[row]bool{}
 	for _, tc := range tests {
-		call := tc.call
-		if call == "*" {
-			call = callQuery
+		calls := []string{tc.call}
+		if tc.call == "*" {
+			calls = []string{callPay, callQuery, callCancel, callRefund}
 		}
-		t.Run(call+"/"+tc.field+"/"+tc.value, func(t *testing.T) {
-			var env envelope
-			require.NoError(t, json.Unmarshal([]byte(tc.body), &env))
-			assert.Equal(t, tc.want, classify(call, &env))
-		})
+		for _, call := range calls {
+			t.Run(call+"/"+tc.field+"/"+tc.value, func(t *testing.T) {
+				var env envelope
+				require.NoError(t, json.Unmarshal([]byte(tc.body), &env))
+				assert.Equal(t, tc.want, classify(call, &env))
+
+				fake.Can(paths[call], tc.body)
+				o, err := send[call]()
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, o.Kind, "over the wire")
+				assert.NotEmpty(t, o.Code)
+			})
+		}
 		covered[row{tc.call, tc.field, tc.value, tc.want}] = true
 	}
+	assert.Zero(t, fake.BadSignatures)
 	for _, r := range outcomes {
 		assert.True(t, covered[r], "row %+v has no test case (or a different expectation)", r)
 	}
 	assert.Len(t, covered, len(outcomes))
+}
+
+var paths = map[string]string{
+	callPay: "/upay/v2/pay", callQuery: "/upay/v2/query", callCancel: "/upay/v2/cancel",
+	callRefund: "/upay/v2/refund", callPrecreate: "/upay/v2/precreate",
 }
 
 // TestUnknownAnswersAreInDoubt: what the table does not know is never a

@@ -79,6 +79,19 @@ type Server struct {
 	DropCheckins   int // this many check-ins rotate the key, then lose the answer
 	checkinsServed int
 	Paths          []string // every request path, in order
+	canned         map[string]string
+}
+
+// Can makes the gateway answer body, verbatim, to every correctly signed
+// request for path: for driving a client through answers the simulation
+// does not produce by itself.
+func (s *Server) Can(path, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.canned == nil {
+		s.canned = map[string]string{}
+	}
+	s.canned[path] = body
 }
 
 // New returns a fake gateway with one activated terminal (sn, key) and
@@ -235,6 +248,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case req["terminal_sn"] != signer:
 		reply(w, http.StatusOK, commError("INVALID_PARAMS", "terminal_sn does not match the signer"))
+		return
+	}
+	s.mu.Lock()
+	canned, ok := s.canned[r.URL.Path]
+	s.mu.Unlock()
+	if ok {
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		io.WriteString(w, canned)
 		return
 	}
 	switch r.URL.Path {
