@@ -43,23 +43,8 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 			fake.SetPlan(code, tc.plan)
 			e := newCrashEnvWith(t, fmt.Sprintf("[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nbase_url = %q\nterminal_sn = %q\nterminal_key = %q\n", srv.URL, sn, key))
 			order := "sqb-" + tc.failpoint
-			var d *daemon
-			if tc.refund == 0 {
-				d = e.start(tc.failpoint)
-				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": code}, nil))
-			} else {
-				d = e.start("")
-				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": code}, nil))
-				p := d.settled(order)
-				require.Equal(t, payflow.StatePaid, p.State)
-				d.kill()
-				d = e.start(tc.failpoint)
-				require.Equal(t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": tc.refund}, nil))
-			}
-			d.waitFailpoint(tc.failpoint)
-			d.kill()
-
-			d = e.start("")
+			e.crashAt(tc.failpoint, order, code, tc.refund)
+			d := e.start("")
 			p := d.settled(order)
 			assert.Equal(t, tc.want, p.State, "history: %+v\n%s", p.History, d.output())
 			o, exists := fake.Order(p.GatewayOrderNo)

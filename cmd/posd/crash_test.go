@@ -230,6 +230,29 @@ func (d *daemon) settled(order string) *payflow.Payment {
 	return nil
 }
 
+// crashAt pays 1000 fen for order with code on a daemon armed at
+// failpoint and kills it there. With a refund, it pays on an unarmed
+// daemon first and arms the one that refunds.
+func (e *crashEnv) crashAt(failpoint, order, code string, refund int64) {
+	e.t.Helper()
+	pay := map[string]any{"order_id": order, "amount": 1000, "auth_code": code}
+	var d *daemon
+	if refund == 0 {
+		d = e.start(failpoint)
+		require.Equal(e.t, 201, d.request("POST", "/v1/payments", pay, nil))
+	} else {
+		d = e.start("")
+		require.Equal(e.t, 201, d.request("POST", "/v1/payments", pay, nil))
+		p := d.settled(order)
+		require.Equal(e.t, payflow.StatePaid, p.State)
+		d.kill()
+		d = e.start(failpoint)
+		require.Equal(e.t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": refund}, nil))
+	}
+	d.waitFailpoint(failpoint)
+	d.kill()
+}
+
 // agree asserts that posd's view of a payment is the gateway's.
 func (e *crashEnv) agree(p *payflow.Payment) {
 	e.t.Helper()
@@ -287,26 +310,8 @@ func TestCrashRecovery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newCrashEnv(t)
 			order := "crash-" + tc.failpoint
-			var d *daemon
-			if tc.refund == 0 {
-				d = e.start(tc.failpoint)
-				var p payflow.Payment
-				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": tc.code}, &p))
-			} else {
-				// Pay on a daemon with no failpoint, then refund on one
-				// armed for the refund.
-				d = e.start("")
-				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": tc.code}, nil))
-				p := d.settled(order)
-				require.Equal(t, payflow.StatePaid, p.State)
-				d.kill()
-				d = e.start(tc.failpoint)
-				require.Equal(t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": tc.refund}, nil))
-			}
-			d.waitFailpoint(tc.failpoint)
-			d.kill()
-
-			d = e.start("")
+			e.crashAt(tc.failpoint, order, tc.code, tc.refund)
+			d := e.start("")
 			p := d.settled(order)
 			assert.Equal(t, tc.want, p.State, "history: %+v\n%s", p.History, d.output())
 			assert.Equal(t, tc.wantRefd, p.RefundedAmount)
