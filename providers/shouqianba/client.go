@@ -86,6 +86,10 @@ func New(opt Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Initial.SN != "" && opt.Initial.SN != t.SN {
+		opt.Logger.Warn("terminal_sn in the configuration differs from the saved terminal; using the saved one (move the terminal file away to use the configured one)",
+			"configured", opt.Initial.SN, "saved", t.SN, "file", opt.Terminal.Path)
+	}
 	return &Client{opt: opt, http: opt.HTTP, term: t}, nil
 }
 
