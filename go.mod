@@ -9,6 +9,8 @@ require (
 )
 
 require (
+	github.com/karalabe/hid v1.0.1-0.20240306101548-573246063e52 // indirect
+	go.bug.st/serial v1.8.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.45.0 // indirect
 )
