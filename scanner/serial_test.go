@@ -91,7 +91,11 @@ type collector struct {
 	states []scanner.DeviceStatus
 }
 
-func (c *collector) scan(code, device string) { c.mu.Lock(); c.codes = append(c.codes, code); c.mu.Unlock() }
+func (c *collector) scan(code, device string) {
+	c.mu.Lock()
+	c.codes = append(c.codes, code)
+	c.mu.Unlock()
+}
 func (c *collector) state(s scanner.DeviceStatus) {
 	c.mu.Lock()
 	c.states = append(c.states, s)
@@ -153,7 +157,7 @@ func TestSerialSuffixStyles(t *testing.T) {
 			}, []string{wechatCode, alipayCode}},
 		{"noise and a partial code", scanner.SerialConfig{Suffix: scanner.SuffixCR, Gap: 300 * time.Millisecond},
 			func(p *ptyPair) {
-				p.write(0, "\x00\x1b[A\xff\r")       // line noise: comes out as a frame the engine rejects
+				p.write(0, "\x00\x1b[A\xff\r")         // line noise: comes out as a frame the engine rejects
 				p.write(800*time.Millisecond, "13456") // the scanner stopped mid-code
 				p.write(0, alipayCode+"\r")
 			}, []string{"\x00\x1b[A\xff", alipayCode}},
