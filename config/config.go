@@ -20,14 +20,36 @@ import (
 
 // Config is posd's configuration. Field tags are the TOML key names.
 type Config struct {
-	DataDir  string   `toml:"data_dir"`
-	TillID   string   `toml:"till_id"`
-	LogLevel string   `toml:"log_level"`
-	API      API      `toml:"api"`
-	Payflow  Payflow  `toml:"payflow"`
-	Provider Provider `toml:"provider"`
-	Store    Store    `toml:"store"`
-	Printer  Printer  `toml:"printer"`
+	DataDir  string    `toml:"data_dir"`
+	TillID   string    `toml:"till_id"`
+	LogLevel string    `toml:"log_level"`
+	API      API       `toml:"api"`
+	Payflow  Payflow   `toml:"payflow"`
+	Provider Provider  `toml:"provider"`
+	Store    Store     `toml:"store"`
+	Printer  Printer   `toml:"printer"`
+	Scanners []Scanner `toml:"scanner"`
+}
+
+// Scanner is one [[scanner]] table: a serial or USB-HID barcode scanner.
+type Scanner struct {
+	Name string `toml:"name"` // shown in events and GET /v1/devices; default type:port or type:usb
+	Type string `toml:"type"` // serial | hid
+	// serial
+	Port        string   `toml:"port"` // /dev/ttyACM0, COM3
+	USB         string   `toml:"usb"`  // vid:pid in hex; for serial, finds the port; for hid, the device
+	Serial      string   `toml:"serial_number"`
+	Baud        int      `toml:"baud"`
+	DataBits    int      `toml:"data_bits"`
+	Parity      string   `toml:"parity"`
+	StopBits    string   `toml:"stop_bits"`
+	Suffix      string   `toml:"suffix"` // cr | lf | crlf | none
+	Gap         Duration `toml:"gap"`
+	StripPrefix string   `toml:"strip_prefix"`
+	StripSuffix string   `toml:"strip_suffix"`
+	// hid
+	Interface *int   `toml:"interface"` // USB interface number, when the scanner has several
+	Format    string `toml:"format"`    // auto | keyboard | pos
 }
 
 // API configures the local HTTP API for the cash register.
@@ -286,8 +308,44 @@ func (c *Config) Validate() error {
 	if err := c.Provider.Shouqianba.validate(); err != nil {
 		return err
 	}
+	names := map[string]bool{}
+	for i, sc := range c.Scanners {
+		key := fmt.Sprintf("scanner[%d]", i)
+		if err := sc.validate(); err != nil {
+			return &Error{Key: key, Msg: err.Error()}
+		}
+		if sc.Name != "" && names[sc.Name] {
+			return &Error{Key: key + ".name", Msg: fmt.Sprintf("%q is used by two scanners", sc.Name)}
+		}
+		names[sc.Name] = true
+	}
 	if c.Printer.Type != "file" {
 		return bad("printer.type", "%q is not supported yet; use \"file\"", c.Printer.Type)
+	}
+	return nil
+}
+
+func (s *Scanner) validate() error {
+	switch s.Type {
+	case "serial":
+		if s.Port == "" && s.USB == "" {
+			return errors.New("type serial needs port (e.g. /dev/ttyACM0, COM3) or usb (vid:pid)")
+		}
+		if s.Format != "" || s.Interface != nil {
+			return errors.New("format and interface are for type hid")
+		}
+	case "hid":
+		if s.USB == "" {
+			return errors.New("type hid needs usb = \"vid:pid\" ('posd devices' lists them)")
+		}
+		if s.Port != "" || s.Baud != 0 || s.Suffix != "" {
+			return errors.New("port, baud and suffix are for type serial")
+		}
+	default:
+		return fmt.Errorf("type %q: use serial or hid", s.Type)
+	}
+	if s.Gap.Duration < 0 || s.Gap.Duration > 10*time.Second {
+		return fmt.Errorf("gap must be between 0 and 10s, got %v", s.Gap.Duration)
 	}
 	return nil
 }

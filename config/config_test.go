@@ -121,6 +121,13 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[provider.demo]\ngateway_url = \"ftp://x\"", "provider.demo.gateway_url", "http"},
 		{"[printer]\ntype = \"tcp\"", "printer.type", "not supported yet"},
 		{"[payflow\n", "", "line"},
+		{"[[scanner]]\ntype = \"usb\"", "scanner[0]", "serial or hid"},
+		{"[[scanner]]\ntype = \"serial\"", "scanner[0]", "port"},
+		{"[[scanner]]\ntype = \"hid\"", "scanner[0]", "usb"},
+		{"[[scanner]]\ntype = \"hid\"\nusb = \"0c2e:0b61\"\nbaud = 9600", "scanner[0]", "for type serial"},
+		{"[[scanner]]\ntype = \"serial\"\nport = \"/dev/x\"\nformat = \"pos\"", "scanner[0]", "for type hid"},
+		{"[[scanner]]\ntype = \"serial\"\nport = \"/dev/x\"\nbauds = 9600", "scanner.bauds", "unknown key"},
+		{"[[scanner]]\nname = \"a\"\ntype = \"serial\"\nport = \"/dev/x\"\n[[scanner]]\nname = \"a\"\ntype = \"serial\"\nport = \"/dev/y\"", "scanner[1].name", "two scanners"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.toml, func(t *testing.T) {
@@ -136,6 +143,29 @@ func TestErrorsNameTheKey(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.says)
 		})
 	}
+}
+
+func TestScanners(t *testing.T) {
+	c, err := config.Parse("posd.toml", []byte(`
+[[scanner]]
+type = "serial"
+port = "/dev/ttyACM0"
+baud = 115200
+suffix = "crlf"
+gap = "80ms"
+[[scanner]]
+name = "pos"
+type = "hid"
+usb = "0c2e:0b61"
+interface = 1
+format = "pos"
+`))
+	require.NoError(t, err)
+	require.Len(t, c.Scanners, 2)
+	assert.Equal(t, 115200, c.Scanners[0].Baud)
+	assert.Equal(t, 80*time.Millisecond, c.Scanners[0].Gap.Duration)
+	require.NotNil(t, c.Scanners[1].Interface)
+	assert.Equal(t, 1, *c.Scanners[1].Interface)
 }
 
 func TestAllowRemote(t *testing.T) {

@@ -495,3 +495,15 @@ func TestShuttingDown(t *testing.T) {
 	assert.Equal(t, 503, r.status)
 	assert.Equal(t, "shutting_down", r.errCode(t))
 }
+
+func TestDevicesRoute(t *testing.T) {
+	e := newEnv(t)
+	var l localapi.DeviceList
+	r := e.call("GET", "/v1/devices", "")
+	require.Equal(t, 200, r.status)
+	r.json(t, &l)
+	assert.NotNil(t, l.Devices)
+	assert.Empty(t, l.Devices, "no devices configured")
+	r = e.call("GET", "/v1/devices", "", withHeader("Authorization", ""))
+	assert.Equal(t, 401, r.status)
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/scanner"
 )
 
 // maxBody bounds a request body.
@@ -355,4 +356,17 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm a cancel or a refund; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)
 	}
 	writeJSON(w, status, h)
+}
+
+// DeviceList is the answer of GET /v1/devices.
+type DeviceList struct {
+	Devices []scanner.DeviceStatus `json:"devices"`
+}
+
+func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
+	out := DeviceList{Devices: []scanner.DeviceStatus{}}
+	if s.opt.Devices != nil {
+		out.Devices = append(out.Devices, s.opt.Devices()...)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

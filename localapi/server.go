@@ -16,6 +16,7 @@ import (
 
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/scanner"
 )
 
 // Options configure a Server.
@@ -28,6 +29,7 @@ type Options struct {
 	Provider       string
 	TillID         string
 	JournalCheck   func() error
+	Devices        func() []scanner.DeviceStatus // scanners and printers; nil: none
 	Logger         *slog.Logger
 	Now            func() time.Time
 }
@@ -64,6 +66,7 @@ func New(opt Options) *Server {
 	s.route("/v1/scans", methods{"POST": s.scan})
 	s.route("/v1/events", methods{"GET": s.events})
 	s.route("/v1/reports/daily", methods{"GET": s.dailyReport})
+	s.route("/v1/devices", methods{"GET": s.devices})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})

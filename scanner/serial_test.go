@@ -2,8 +2,6 @@ package scanner_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,69 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/ptytest"
 	"github.com/tillworks/posd/scanner"
 )
-
-// ptyPair is a virtual serial cable made by socat: posd opens Scanner, the
-// test writes into Feed as the scanner would.
-type ptyPair struct {
-	t       *testing.T
-	Scanner string
-	Feed    string
-	cmd     *exec.Cmd
-}
-
-func newPtyPair(t *testing.T) *ptyPair {
-	t.Helper()
-	if _, err := exec.LookPath("socat"); err != nil {
-		t.Skip("socat is not installed (.ci/run installs it)")
-	}
-	// Not t.TempDir: test names put commas in it, and socat splits its
-	// address options at commas.
-	dir, err := os.MkdirTemp("", "posd-pty")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := &ptyPair{t: t, Scanner: filepath.Join(dir, "scanner"), Feed: filepath.Join(dir, "feed")}
-	p.plug()
-	t.Cleanup(p.unplug)
-	return p
-}
-
-// plug starts socat and waits for both ends to exist.
-func (p *ptyPair) plug() {
-	p.t.Helper()
-	p.cmd = exec.Command("socat", "pty,raw,echo=0,link="+p.Scanner, "pty,raw,echo=0,link="+p.Feed)
-	require.NoError(p.t, p.cmd.Start())
-	require.Eventually(p.t, func() bool {
-		_, e1 := os.Stat(p.Scanner)
-		_, e2 := os.Stat(p.Feed)
-		return e1 == nil && e2 == nil
-	}, 5*time.Second, 5*time.Millisecond)
-}
-
-// unplug ends socat: the port disappears as a USB scanner's does.
-func (p *ptyPair) unplug() {
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-		p.cmd = nil
-		os.Remove(p.Scanner)
-		os.Remove(p.Feed)
-	}
-}
-
-// write sends chunks with a pause after each.
-func (p *ptyPair) write(pause time.Duration, chunks ...string) {
-	p.t.Helper()
-	f, err := os.OpenFile(p.Feed, os.O_WRONLY, 0)
-	require.NoError(p.t, err)
-	defer f.Close()
-	for _, c := range chunks {
-		_, err := f.Write([]byte(c))
-		require.NoError(p.t, err)
-		time.Sleep(pause)
-	}
-}
 
 func bytewise(s string) []string {
 	out := make([]string, len(s))
@@ -140,35 +78,35 @@ func TestSerialSuffixStyles(t *testing.T) {
 	tests := []struct {
 		name   string
 		cfg    scanner.SerialConfig
-		writes func(p *ptyPair)
+		writes func(p *ptytest.Pair)
 		want   []string
 	}{
 		{"CR at realistic speed", scanner.SerialConfig{Suffix: scanner.SuffixCR},
-			func(p *ptyPair) { p.write(0, wechatCode+"\r") }, []string{wechatCode}},
+			func(p *ptytest.Pair) { p.Write(0, wechatCode+"\r") }, []string{wechatCode}},
 		{"LF", scanner.SerialConfig{Suffix: scanner.SuffixLF},
-			func(p *ptyPair) { p.write(0, wechatCode+"\n") }, []string{wechatCode}},
+			func(p *ptytest.Pair) { p.Write(0, wechatCode+"\n") }, []string{wechatCode}},
 		{"CRLF, byte by byte with pauses", scanner.SerialConfig{Suffix: scanner.SuffixCRLF, Gap: 2 * time.Second},
-			func(p *ptyPair) { p.write(3*time.Millisecond, bytewise(wechatCode+"\r\n")...) }, []string{wechatCode}},
+			func(p *ptytest.Pair) { p.Write(3*time.Millisecond, bytewise(wechatCode+"\r\n")...) }, []string{wechatCode}},
 		{"none: the gap ends each code", scanner.SerialConfig{Suffix: scanner.SuffixNone, Gap: 300 * time.Millisecond},
-			func(p *ptyPair) {
-				p.write(2*time.Millisecond, bytewise(wechatCode)...)
+			func(p *ptytest.Pair) {
+				p.Write(2*time.Millisecond, bytewise(wechatCode)...)
 				time.Sleep(800 * time.Millisecond)
-				p.write(0, alipayCode)
+				p.Write(0, alipayCode)
 			}, []string{wechatCode, alipayCode}},
 		{"noise and a partial code", scanner.SerialConfig{Suffix: scanner.SuffixCR, Gap: 300 * time.Millisecond},
-			func(p *ptyPair) {
-				p.write(0, "\x00\x1b[A\xff\r")         // line noise: comes out as a frame the engine rejects
-				p.write(800*time.Millisecond, "13456") // the scanner stopped mid-code
-				p.write(0, alipayCode+"\r")
+			func(p *ptytest.Pair) {
+				p.Write(0, "\x00\x1b[A\xff\r")         // line noise: comes out as a frame the engine rejects
+				p.Write(800*time.Millisecond, "13456") // the scanner stopped mid-code
+				p.Write(0, alipayCode+"\r")
 			}, []string{"\x00\x1b[A\xff", alipayCode}},
 		{"prefix and suffix stripped, two codes in one write", scanner.SerialConfig{Suffix: scanner.SuffixCR, StripPrefix: "]Q1"},
-			func(p *ptyPair) { p.write(0, "]Q1"+wechatCode+"\r]Q1"+alipayCode+"\r") }, []string{wechatCode, alipayCode}},
+			func(p *ptytest.Pair) { p.Write(0, "]Q1"+wechatCode+"\r]Q1"+alipayCode+"\r") }, []string{wechatCode, alipayCode}},
 		{"the same code twice at once is one scan", scanner.SerialConfig{Suffix: scanner.SuffixCR},
-			func(p *ptyPair) { p.write(0, wechatCode+"\r"+wechatCode+"\r") }, []string{wechatCode}},
+			func(p *ptytest.Pair) { p.Write(0, wechatCode+"\r"+wechatCode+"\r") }, []string{wechatCode}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPtyPair(t)
+			p := ptytest.New(t)
 			cfg := tc.cfg
 			cfg.Port = p.Scanner
 			cfg.Name = "test"
@@ -184,23 +122,23 @@ func TestSerialSuffixStyles(t *testing.T) {
 // TestSerialUnplugReplug: the port disappears and comes back; the manager
 // reports both and reads again within two seconds.
 func TestSerialUnplugReplug(t *testing.T) {
-	p := newPtyPair(t)
+	p := ptytest.New(t)
 	c, m := runManager(t, scanner.SerialConfig{Name: "front", Port: p.Scanner})
-	p.write(0, wechatCode+"\r")
+	p.Write(0, wechatCode+"\r")
 	require.Eventually(t, func() bool { return len(c.got()) == 1 }, 5*time.Second, 5*time.Millisecond)
 
-	p.unplug()
+	p.Unplug()
 	require.Eventually(t, func() bool { return c.lastState() == scanner.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
 	devs := m.Devices()
 	require.Len(t, devs, 1)
 	assert.Equal(t, scanner.StateDisconnected, devs[0].State)
 	assert.NotEmpty(t, devs[0].Detail)
 
-	p.plug()
+	p.Plug()
 	back := time.Now()
 	require.Eventually(t, func() bool { return c.lastState() == scanner.StateConnected }, 5*time.Second, 5*time.Millisecond)
 	assert.Less(t, time.Since(back), 2*time.Second, "back within 2 s of the device reappearing")
-	p.write(0, alipayCode+"\r")
+	p.Write(0, alipayCode+"\r")
 	require.Eventually(t, func() bool { return len(c.got()) == 2 }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, []string{wechatCode, alipayCode}, c.got())
 	devs = m.Devices()

@@ -126,6 +126,16 @@ scan_timeout = "60s"
 	return &crashEnv{t: t, dir: dir, config: path, api: "http://" + listen}
 }
 
+// addConfig appends TOML to the configuration.
+func (e *crashEnv) addConfig(toml string) {
+	e.t.Helper()
+	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(e.t, err)
+	defer f.Close()
+	_, err = f.WriteString("\n" + toml)
+	require.NoError(e.t, err)
+}
+
 // start runs the daemon, armed at failpoint (none if empty), and waits
 // until its API answers.
 func (e *crashEnv) start(failpoint string) *daemon {

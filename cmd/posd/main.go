@@ -56,6 +56,7 @@ Usage:
   posd config check --config FILE               validate a configuration file
   posd config show [--config FILE]              print the effective configuration
   posd provider activate [--config FILE]        exchange [provider.shouqianba] activation_code for a terminal
+  posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
   posd version                                   print the version
 
 Client commands (talk to a running daemon; --config/--data-dir find its address and token,
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdConfig(args[1:], stdout)
 	case "provider":
 		err = cmdProvider(args[1:], stdout)
+	case "devices":
+		err = cmdDevices(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "posd %s\n", Version())
 	case "pay", "status", "cancel", "scan", "refund", "report":

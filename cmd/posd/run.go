@@ -82,7 +82,10 @@ func cmdConfig(args []string, stdout io.Writer) error {
 		}
 		return toml.NewEncoder(stdout).Encode(shown)
 	}
-	fmt.Fprintf(stdout, "%s: ok (provider %s, API on %s, data in %s)\n", *cfgPath, cfg.Provider.Name, cfg.API.Listen, cfg.DataDir)
+	if _, err := buildScanners(cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (provider %s, API on %s, %d scanner(s), data in %s)\n", *cfgPath, cfg.Provider.Name, cfg.API.Listen, len(cfg.Scanners), cfg.DataDir)
 	return nil
 }
 
@@ -185,6 +188,23 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer eng.Close()
 	go w.Run(ctx, printed)
 
+	sources, err := buildScanners(cfg)
+	if err != nil {
+		return err
+	}
+	scanners := scanner.NewManager(sources,
+		func(code, device string) {
+			if _, err := eng.Scan(code, device); err != nil {
+				log.Warn("scan not used", "scanner", device, "code", payflow.MaskCode(code), "reason", err)
+			}
+		},
+		func(st scanner.DeviceStatus) {
+			bus.Publish(payflow.Event{Type: "device", At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
+		}, log)
+	go scanners.Run(ctx)
+	printerStatus := scanner.DeviceStatus{Name: "receipts", Kind: "printer", Type: "file", State: "ready", Detail: receiptDir, Since: time.Now()}
+	devices := func() []scanner.DeviceStatus { return append(scanners.Devices(), printerStatus) }
+
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (api.listen): %w; is another posd running?", cfg.API.Listen, err)
@@ -192,6 +212,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
 		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
+		Devices: devices,
 	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -219,6 +240,35 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	eng.Close()
 	return nil
+}
+
+// buildScanners makes the configured [[scanner]] sources; a mistake is a
+// configuration error naming the scanner.
+func buildScanners(cfg *config.Config) ([]scanner.Source, error) {
+	var out []scanner.Source
+	for i, sc := range cfg.Scanners {
+		var src scanner.Source
+		var err error
+		switch sc.Type {
+		case "serial":
+			src, err = scanner.NewSerial(scanner.SerialConfig{
+				Name: sc.Name, Port: sc.Port, USB: sc.USB, Serial: sc.Serial, Baud: sc.Baud, DataBits: sc.DataBits,
+				Parity: sc.Parity, StopBits: sc.StopBits, Suffix: scanner.Suffix(sc.Suffix), Gap: sc.Gap.Duration,
+				StripPrefix: sc.StripPrefix, StripSuffix: sc.StripSuffix,
+			})
+		case "hid":
+			iface := -1
+			if sc.Interface != nil {
+				iface = *sc.Interface
+			}
+			src, err = scanner.NewHID(scanner.HIDConfig{Name: sc.Name, USB: sc.USB, Serial: sc.Serial, Interface: iface, Format: sc.Format})
+		}
+		if err != nil {
+			return nil, &config.Error{Key: fmt.Sprintf("scanner[%d]", i), Msg: err.Error()}
+		}
+		out = append(out, src)
+	}
+	return out, nil
 }
 
 // recentPayments are yesterday's and today's: those whose receipts a crash
