@@ -104,10 +104,15 @@ type Store struct {
 	RetentionDays int `toml:"retention_days"`
 }
 
-// Printer configures receipts.
+// Printer configures the receipt printer.
 type Printer struct {
-	Type      string   `toml:"type"` // file
-	Dir       string   `toml:"dir"`  // for type file; empty: <data_dir>/receipts
+	Type      string   `toml:"type"`    // file | tcp | serial | usb
+	Address   string   `toml:"address"` // tcp: host[:9100]; serial: the port; usb: the device (/dev/usb/lp0)
+	Baud      int      `toml:"baud"`    // serial
+	Dir       string   `toml:"dir"`     // file: where receipts go; empty: <data_dir>/receipts
+	WidthMM   int      `toml:"width_mm"`
+	Encoding  string   `toml:"encoding"` // gb18030 | gbk | cp936 | cp437
+	Drawer    bool     `toml:"drawer"`   // open the cash drawer with each payment receipt
 	StoreName string   `toml:"store_name"`
 	Header    []string `toml:"header"`
 	Footer    []string `toml:"footer"`
@@ -154,7 +159,7 @@ func Default() *Config {
 				CallTimeout:       Duration{10 * time.Second},
 			}},
 		Store:   Store{RetentionDays: 400},
-		Printer: Printer{Type: "file", StoreName: "posd demo store"},
+		Printer: Printer{Type: "file", WidthMM: 80, Encoding: "gb18030", StoreName: "posd demo store"},
 	}
 }
 
@@ -319,8 +324,24 @@ func (c *Config) Validate() error {
 		}
 		names[sc.Name] = true
 	}
-	if c.Printer.Type != "file" {
-		return bad("printer.type", "%q is not supported yet; use \"file\"", c.Printer.Type)
+	switch c.Printer.Type {
+	case "file", "usb":
+	case "tcp", "serial":
+		if c.Printer.Address == "" {
+			return bad("printer.address", "type %s needs the printer's address (tcp: 192.168.1.50:9100; serial: /dev/ttyUSB0 or COM4)", c.Printer.Type)
+		}
+	case "windows":
+		return bad("printer.type", "printing through the Windows spooler is not supported yet: use tcp, serial or usb")
+	default:
+		return bad("printer.type", "%q: use file, tcp, serial or usb", c.Printer.Type)
+	}
+	if c.Printer.WidthMM != 58 && c.Printer.WidthMM != 80 {
+		return bad("printer.width_mm", "must be 58 or 80, got %d", c.Printer.WidthMM)
+	}
+	switch c.Printer.Encoding {
+	case "gb18030", "gbk", "cp936", "cp437":
+	default:
+		return bad("printer.encoding", "%q: use gb18030, gbk, cp936 (GBK as code page 255) or cp437", c.Printer.Encoding)
 	}
 	return nil
 }

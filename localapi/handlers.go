@@ -258,6 +258,18 @@ func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// emptyOr decodes an optional JSON body into v.
+func emptyOr(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("reading the body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return decode(bytes.NewReader(b), v)
+}
+
 // emptyBody accepts no body, or an empty JSON object.
 func emptyBody(r *http.Request) error {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))

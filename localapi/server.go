@@ -16,6 +16,7 @@ import (
 
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/scanner"
 )
 
@@ -30,6 +31,7 @@ type Options struct {
 	TillID         string
 	JournalCheck   func() error
 	Devices        func() []scanner.DeviceStatus // scanners and printers; nil: none
+	Printer        *printer.Queue                // nil: no receipts
 	Logger         *slog.Logger
 	Now            func() time.Time
 }
@@ -67,6 +69,8 @@ func New(opt Options) *Server {
 	s.route("/v1/events", methods{"GET": s.events})
 	s.route("/v1/reports/daily", methods{"GET": s.dailyReport})
 	s.route("/v1/devices", methods{"GET": s.devices})
+	s.route("/v1/payments/{id}/receipt", methods{"GET": s.getReceipt, "POST": s.reprint})
+	s.route("/v1/printer/test", methods{"POST": s.testPage})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})

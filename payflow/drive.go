@@ -52,9 +52,10 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 		case StateAwaitingScan:
 			e.awaitScan(p, d)
 		case StatePaying:
-			// Without the code in memory (after a restart) the pay may or
-			// may not have left: ask the gateway, never send it again.
-			if code := e.code(p.ID); recovered || code == "" {
+			// The code is in memory from the scan until the pay is
+			// answered; without it (after a restart) the pay may or may
+			// not have left: ask the gateway, never send it again.
+			if code := e.code(p.ID); code == "" {
 				e.resolvePaying(p)
 			} else {
 				e.pay(p, code, d)

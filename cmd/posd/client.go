@@ -36,6 +36,32 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
+// raw fetches a non-JSON answer.
+func (c *apiClient) raw(method, path string) ([]byte, error) {
+	req, err := http.NewRequest(method, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach posd at %s (is 'posd run' running?): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error payflow.Error `json:"error"`
+		}
+		json.Unmarshal(b, &eb)
+		return nil, &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	return b, nil
+}
+
 func (c *apiClient) do(method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -117,6 +143,9 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		refundID = fs.String("refund-id", "", "the refund's id, reused when retrying it (refund)")
 		reason   = fs.String("reason", "", "refund reason (refund)")
 		date     = fs.String("date", "", "day, YYYY-MM-DD (report; default today)")
+		pngOut   = fs.String("png", "", "write the receipt as a PNG image to this file (receipt)")
+		escOut   = fs.String("escpos", "", "write the receipt's ESC/POS bytes to this file (receipt)")
+		reprint  = fs.Bool("reprint", false, "print the receipt again, marked 重印 (receipt)")
 	)
 	// Positional arguments (an id, a code) may come before the flags.
 	var pos []string
@@ -188,6 +217,45 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		} else {
 			fmt.Fprintf(stdout, "refund %s of ¥%s: %s (refund no %s)\n", rr.Refund.ID, printer.Yuan(rr.Refund.Amount), rr.Refund.State, rr.Refund.RequestNo)
 		}
+	case "printer":
+		var job localapi.JobResponse
+		if err := c.do("POST", "/v1/printer/test", nil, &job); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(stdout, "test page queued (job %s)\n", job.Job)
+	case "receipt":
+		path := "/v1/payments/" + pos[0] + "/receipt"
+		if *reprint {
+			var job localapi.JobResponse
+			if err := c.do("POST", path, map[string]string{"refund_id": *refundID}, &job); err != nil {
+				return 0, err
+			}
+			fmt.Fprintf(stdout, "reprint queued (job %s)\n", job.Job)
+			return exitOK, nil
+		}
+		format, out := "text", ""
+		switch {
+		case *pngOut != "":
+			format, out = "png", *pngOut
+		case *escOut != "":
+			format, out = "escpos", *escOut
+		}
+		q := "?format=" + format
+		if *refundID != "" {
+			q += "&refund_id=" + *refundID
+		}
+		b, err := c.raw("GET", path+q)
+		if err != nil {
+			return 0, err
+		}
+		if out == "" {
+			stdout.Write(b)
+			return exitOK, nil
+		}
+		if err := os.WriteFile(out, b, 0o600); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", out, len(b))
 	case "report":
 		path := "/v1/reports/daily"
 		if *date != "" {
@@ -224,6 +292,11 @@ func checkClientArgs(name string, pos []string, order string, amount int64, refu
 		}
 	case "report":
 		want, what = 0, "no positional arguments"
+	case "printer":
+		what = "test"
+		if len(pos) == 1 && pos[0] != "test" {
+			return &usageError{"usage: posd printer test"}
+		}
 	}
 	if len(pos) != want {
 		return &usageError{fmt.Sprintf("posd %s takes %s", name, what)}

@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/payflow"
-	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
 )
 
@@ -331,7 +330,7 @@ func TestCrashRecovery(t *testing.T) {
 			}
 			if p.State == payflow.StatePaid {
 				// The receipt is printed, even if the daemon died before it could.
-				receipt := filepath.Join(e.dir, "data", "receipts", printer.ReceiptName(p, nil))
+				receipt := filepath.Join(e.dir, "data", "receipts", "payment_"+p.ID+".bin")
 				assert.Eventually(t, func() bool { _, err := os.Stat(receipt); return err == nil }, 10*time.Second, 10*time.Millisecond)
 			}
 		})

@@ -67,6 +67,8 @@ or give --api URL and --token T):
   posd scan CODE
   posd refund PAYMENT_ID --amount FEN --refund-id ID [--reason TEXT]
   posd report [--date YYYY-MM-DD]
+  posd receipt PAYMENT_ID [--refund-id ID] [--png FILE | --escpos FILE] [--reprint]
+  posd printer test
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -87,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDevices(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "posd %s\n", Version())
-	case "pay", "status", "cancel", "scan", "refund", "report":
+	case "pay", "status", "cancel", "scan", "refund", "report", "receipt", "printer":
 		code, err = cmdClient(args[0], args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -172,21 +172,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 	}, st, prov, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
 
-	receiptDir := cfg.Printer.Dir
-	if receiptDir == "" {
-		receiptDir = filepath.Join(cfg.DataDir, "receipts")
+	queue, err := newPrinter(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	queue.OnState = func(ps printer.State) {
+		bus.Publish(payflow.Event{Type: "device", At: ps.Since, Device: &payflow.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
 	}
 	printed, stopPrinted := bus.Subscribe(1024)
 	defer stopPrinted()
-	w := &printer.Worker{Spool: &printer.Spool{Dir: receiptDir}, Log: log, Layout: printer.Layout{
-		StoreName: cfg.Printer.StoreName, TillID: cfg.TillID, Header: cfg.Printer.Header, Footer: cfg.Printer.Footer,
-	}, Backlog: func() ([]*payflow.Payment, error) { return recentPayments(st) }}
 
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	defer eng.Close()
-	go w.Run(ctx, printed)
+	go queue.Run(ctx, printed, func() ([]*payflow.Payment, error) { return recentPayments(st) })
 
 	sources, err := buildScanners(cfg)
 	if err != nil {
@@ -202,8 +202,15 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			bus.Publish(payflow.Event{Type: "device", At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
 		}, log)
 	go scanners.Run(ctx)
-	printerStatus := scanner.DeviceStatus{Name: "receipts", Kind: "printer", Type: "file", State: "ready", Detail: receiptDir, Since: time.Now()}
-	devices := func() []scanner.DeviceStatus { return append(scanners.Devices(), printerStatus) }
+	devices := func() []scanner.DeviceStatus {
+		ps := queue.State()
+		detail := queue.Transport.Target()
+		if ps.Detail != "" {
+			detail += ": " + ps.Detail
+		}
+		return append(scanners.Devices(), scanner.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
+			State: ps.State, Detail: detail, Since: ps.Since, Scans: ps.Printed})
+	}
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
@@ -212,7 +219,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
 		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
-		Devices: devices,
+		Devices: devices, Printer: queue,
 	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -225,7 +232,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	go func() { served <- srv.Serve(ln) }()
 	go pruneDaily(ctx, st, cfg, log)
 	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "provider", cfg.Provider.Name,
-		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "receipts", receiptDir)
+		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "printer", queue.Transport.Kind()+" "+queue.Transport.Target())
 
 	select {
 	case <-ctx.Done():
@@ -240,6 +247,39 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	eng.Close()
 	return nil
+}
+
+// newPrinter builds the receipt queue for the configured printer.
+func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer.Queue, error) {
+	layout, err := printerLayout(cfg)
+	if err != nil {
+		return nil, err
+	}
+	target := cfg.Printer.Address
+	if cfg.Printer.Type == "file" {
+		target = cfg.Printer.Dir
+		if target == "" {
+			target = filepath.Join(cfg.DataDir, "receipts")
+		}
+	}
+	tr, err := printer.NewTransport(cfg.Printer.Type, target, cfg.Printer.Baud)
+	if err != nil {
+		return nil, &config.Error{Key: "printer", Msg: err.Error()}
+	}
+	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log}, nil
+}
+
+func printerLayout(cfg *config.Config) (printer.Layout, error) {
+	paper, err := printer.PaperFor(cfg.Printer.WidthMM)
+	if err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer.width_mm", Msg: err.Error()}
+	}
+	cs, err := printer.LookupCharset(cfg.Printer.Encoding)
+	if err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer.encoding", Msg: err.Error()}
+	}
+	return printer.Layout{Paper: paper, Charset: cs, StoreName: cfg.Printer.StoreName, TillID: cfg.TillID,
+		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer}, nil
 }
 
 // buildScanners makes the configured [[scanner]] sources; a mistake is a

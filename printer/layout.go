@@ -1,0 +1,277 @@
+package printer
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/text/width"
+
+	"github.com/tillworks/posd/payflow"
+)
+
+// Paper is a roll width.
+type Paper struct {
+	MM      int
+	Columns int // characters of font A per line
+	Dots    int // printable dots per line
+}
+
+// The paper widths posd lays out for.
+var (
+	Paper58 = Paper{MM: 58, Columns: 32, Dots: 384}
+	Paper80 = Paper{MM: 80, Columns: 48, Dots: 576}
+)
+
+// PaperFor returns the paper for a width in millimetres (58 or 80).
+func PaperFor(mm int) (Paper, error) {
+	switch mm {
+	case 0, 80:
+		return Paper80, nil
+	case 58:
+		return Paper58, nil
+	}
+	return Paper{}, fmt.Errorf("width_mm %d: use 58 or 80", mm)
+}
+
+// Layout is what a receipt carries besides the payment.
+type Layout struct {
+	Paper     Paper
+	Charset   Charset
+	StoreName string
+	TillID    string
+	Header    []string
+	Footer    []string
+	Drawer    bool // pulse the cash drawer after a payment receipt
+	// Now stamps test pages; receipts carry the payment's own times.
+	Now func() time.Time
+}
+
+// Yuan formats fen as yuan with two decimals, from integers only.
+func Yuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
+
+// ChannelName is the wallet's name as a customer knows it.
+func ChannelName(channel string) string {
+	switch channel {
+	case "alipay":
+		return "支付宝"
+	case "wechat":
+		return "微信支付"
+	case "unionpay":
+		return "云闪付"
+	case "ecny":
+		return "数字人民币"
+	}
+	return "其他"
+}
+
+var stateNames = map[string]string{
+	string(payflow.StatePaid):           "支付成功",
+	string(payflow.StateFailed):         "支付失败",
+	string(payflow.StateCancelled):      "已撤销",
+	string(payflow.StateNeedsAttention): "待人工处理",
+	string(payflow.RefundRefunded):      "退款成功",
+}
+
+func stateName(s string) string {
+	if n, ok := stateNames[s]; ok {
+		return n
+	}
+	return s
+}
+
+// Width is how many columns s takes on the printer: East-Asian wide and
+// fullwidth characters take two.
+func Width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+func runeWidth(r rune) int {
+	switch width.LookupRune(r).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return 2
+	}
+	return 1
+}
+
+// Wrap cuts s into lines of at most cols columns, never inside a
+// character.
+func Wrap(s string, cols int) []string {
+	if cols < 2 {
+		cols = 2
+	}
+	var lines []string
+	var cur strings.Builder
+	w := 0
+	for _, r := range s {
+		rw := runeWidth(r)
+		if w+rw > cols {
+			lines = append(lines, cur.String())
+			cur.Reset()
+			w = 0
+		}
+		cur.WriteRune(r)
+		w += rw
+	}
+	if cur.Len() > 0 || len(lines) == 0 {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
+
+// row lays out "label  value" on cols columns: the value right-aligned,
+// wrapped onto more lines (indented past the label) when it is long.
+func row(label, value string, cols int) []string {
+	lw := Width(label)
+	if lw+1+Width(value) <= cols {
+		return []string{label + strings.Repeat(" ", cols-lw-Width(value)) + value}
+	}
+	room := cols - lw - 1
+	if room < cols/3 { // a very long label: value on its own lines
+		out := []string{label}
+		for _, l := range Wrap(value, cols) {
+			out = append(out, strings.Repeat(" ", cols-Width(l))+l)
+		}
+		return out
+	}
+	var out []string
+	for i, l := range Wrap(value, room) {
+		lead := strings.Repeat(" ", lw)
+		if i == 0 {
+			lead = label
+		}
+		out = append(out, lead+strings.Repeat(" ", cols-lw-Width(l))+l)
+	}
+	return out
+}
+
+// Receipt renders the receipt of payment p, or of its refund r, as ESC/POS
+// bytes. A reprint says 重印.
+func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]byte, error) {
+	var buf bytes.Buffer
+	e := NewEncoder(&buf, l.Charset)
+	cols := l.Paper.Columns
+	lines := func(ss []string) {
+		for _, s := range ss {
+			e.Text(s).LF()
+		}
+	}
+	rule := strings.Repeat("-", cols)
+
+	e.Init().Align(Center)
+	if l.StoreName != "" {
+		e.Bold(true).Size(2, 2)
+		lines(Wrap(l.StoreName, cols/2))
+		e.Size(1, 1).Bold(false)
+	}
+	for _, h := range l.Header {
+		lines(Wrap(h, cols))
+	}
+	title := "收款凭证"
+	if r != nil {
+		title = "退款凭证"
+	}
+	e.Bold(true).Size(1, 2).Text(title).LF().Size(1, 1).Bold(false)
+	if reprint {
+		e.Bold(true).Text("** 重印 REPRINT **").LF().Bold(false)
+	}
+	e.Align(Left).Text(rule).LF()
+
+	at := p.UpdatedAt
+	if r != nil {
+		at = r.UpdatedAt
+	}
+	lines(row("终端", l.TillID, cols))
+	if p.Operator != "" {
+		lines(row("操作员", p.Operator, cols))
+	}
+	lines(row("时间", at.Format(time.DateTime), cols))
+	lines(row("订单号", p.OrderID, cols))
+	if r == nil {
+		e.Bold(true)
+		lines(row("金额", "¥"+Yuan(p.Amount), cols))
+		e.Bold(false)
+		lines(row("支付方式", ChannelName(p.Channel), cols))
+		lines(row("状态", stateName(string(p.State)), cols))
+	} else {
+		lines(row("原支付金额", "¥"+Yuan(p.Amount), cols))
+		e.Bold(true)
+		lines(row("退款金额", "¥"+Yuan(r.Amount), cols))
+		e.Bold(false)
+		lines(row("支付方式", ChannelName(p.Channel), cols))
+		lines(row("退款单号", r.RequestNo, cols))
+		lines(row("状态", stateName(string(r.State)), cols))
+	}
+	if p.AuthCodeMasked != "" {
+		lines(row("付款码", p.AuthCodeMasked, cols))
+	}
+	lines(row("网关单号", p.GatewayOrderNo, cols))
+	if p.ChannelTradeNo != "" {
+		lines(row("交易号", p.ChannelTradeNo, cols))
+	}
+	e.Text(rule).LF()
+	e.Align(Center)
+	if r == nil {
+		e.QR(p.ID, 6, 'M').LF()
+		e.Text("退款请扫码 " + p.ID).LF()
+	}
+	for _, f := range l.Footer {
+		lines(Wrap(f, cols))
+	}
+	e.Align(Left).Feed(3).Cut(true)
+	if l.Drawer && r == nil && !reprint {
+		e.Drawer()
+	}
+	if err := e.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// TestPage renders a page that shows what the printer can do: Chinese,
+// alignment, sizes, a QR code and a barcode.
+func (l Layout) TestPage() ([]byte, error) {
+	var buf bytes.Buffer
+	e := NewEncoder(&buf, l.Charset)
+	cols := l.Paper.Columns
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	e.Init().Align(Center).Bold(true).Size(2, 2).Text("posd").LF().Size(1, 1).Bold(false)
+	e.Text("打印测试 test page").LF()
+	e.Align(Left).Text(strings.Repeat("=", cols)).LF()
+	for _, s := range row("纸宽 paper", fmt.Sprintf("%d mm, %d cols", l.Paper.MM, cols), cols) {
+		e.Text(s).LF()
+	}
+	for _, s := range row("编码 encoding", l.Charset.Name, cols) {
+		e.Text(s).LF()
+	}
+	for _, s := range row("终端 till", l.TillID, cols) {
+		e.Text(s).LF()
+	}
+	for _, s := range row("时间 time", now.Format(time.DateTime), cols) {
+		e.Text(s).LF()
+	}
+	e.Text(strings.Repeat("中", cols/2)).LF()
+	e.Text(strings.Repeat("0123456789", cols/10+1)[:cols]).LF()
+	e.Align(Right).Text("右对齐 right").LF().Align(Center).Underline(true).Text("下划线 underline").Underline(false).LF()
+	e.QR("posd test page", 6, 'M').LF()
+	e.Code128("POSD-TEST-123").LF()
+	e.Align(Left).Feed(3).Cut(true)
+	if err := e.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

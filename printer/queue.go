@@ -1,0 +1,300 @@
+package printer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tillworks/posd/internal/failpoint"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/store"
+)
+
+// JobStore is where the queue journals its jobs; *store.Store is one.
+type JobStore interface {
+	AddJob(j *store.PrintJob) (bool, error)
+	SaveJob(j *store.PrintJob) error
+	PendingJobs() ([]*store.PrintJob, error)
+}
+
+// State is the printer as the queue last saw it.
+type State struct {
+	State   string    `json:"state"` // ready, printing, offline, cover_open, paper_out, paper_near_end, error
+	Detail  string    `json:"detail,omitempty"`
+	Since   time.Time `json:"since"`
+	Pending int       `json:"pending"`
+	Printed int       `json:"printed"`
+}
+
+// Queue prints receipts exactly once: each job is journaled before it is
+// printed, marked printing before its bytes are sent and done only after
+// the printer took every byte; a job found printing at start may have
+// been half printed and is printed again, marked 重印.
+type Queue struct {
+	Jobs      JobStore
+	Transport Transport
+	Layout    Layout
+	Log       *slog.Logger
+	// OnState is told of every printer state change (for device events).
+	OnState func(State)
+
+	wake chan struct{}
+	once sync.Once
+	mu   sync.Mutex
+	st   State
+	seq  int
+}
+
+func (q *Queue) init() {
+	q.once.Do(func() {
+		q.wake = make(chan struct{}, 1)
+		if q.Log == nil {
+			q.Log = slog.New(slog.DiscardHandler)
+		}
+		q.st = State{State: "ready", Since: time.Now()}
+	})
+}
+
+// maxBackoff caps the wait between attempts on a printer that is away.
+const maxBackoff = 30 * time.Second
+
+// Enqueue journals a job unless one with its id was ever queued.
+func (q *Queue) Enqueue(id, paymentID, refundID string, data, reprint []byte) (bool, error) {
+	q.init()
+	now := time.Now()
+	added, err := q.Jobs.AddJob(&store.PrintJob{ID: id, PaymentID: paymentID, RefundID: refundID, State: store.JobPending,
+		Data: data, ReprintData: reprint, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		return false, fmt.Errorf("printer: queueing %s: %w", id, err)
+	}
+	if added {
+		q.Log.Info("receipt queued", "job", id)
+		q.poke()
+	}
+	return added, nil
+}
+
+func (q *Queue) poke() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Receipts queues the receipts a payment is owed: one when it is paid and
+// one for each refund that is refunded. Safe to call again: queued ids are
+// never queued twice.
+func (q *Queue) Receipts(p *payflow.Payment) error {
+	if p.State == payflow.StatePaid {
+		if err := q.receipt("payment/"+p.ID, p, nil); err != nil {
+			return err
+		}
+	}
+	for _, r := range p.Refunds {
+		if r.State == payflow.RefundRefunded {
+			if err := q.receipt("refund/"+p.ID+"/"+r.ID, p, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (q *Queue) receipt(id string, p *payflow.Payment, r *payflow.Refund) error {
+	data, err := q.Layout.Receipt(p, r, false)
+	if err != nil {
+		return err
+	}
+	again, err := q.Layout.Receipt(p, r, true)
+	if err != nil {
+		return err
+	}
+	refundID := ""
+	if r != nil {
+		refundID = r.ID
+	}
+	_, err = q.Enqueue(id, p.ID, refundID, data, again)
+	return err
+}
+
+// Reprint queues a copy of a payment's receipt (or a refund's), marked 重印.
+func (q *Queue) Reprint(p *payflow.Payment, r *payflow.Refund) (string, error) {
+	data, err := q.Layout.Receipt(p, r, true)
+	if err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("reprint/%s/%d", p.ID, time.Now().UnixNano())
+	_, err = q.Enqueue(id, p.ID, "", data, data)
+	return id, err
+}
+
+// TestPage queues a test page.
+func (q *Queue) TestPage() (string, error) {
+	data, err := q.Layout.TestPage()
+	if err != nil {
+		return "", err
+	}
+	id := fmt.Sprintf("test/%d", time.Now().UnixNano())
+	_, err = q.Enqueue(id, "", "", data, data)
+	return id, err
+}
+
+// State returns the printer's last known state.
+func (q *Queue) State() State {
+	q.init()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.st
+}
+
+func (q *Queue) setState(state, detail string, pending int) {
+	q.mu.Lock()
+	changed := q.st.State != state || q.st.Detail != detail
+	q.st.Pending = pending
+	if changed {
+		q.st.State, q.st.Detail, q.st.Since = state, detail, time.Now()
+	}
+	st := q.st
+	q.mu.Unlock()
+	if !changed {
+		return
+	}
+	lvl := slog.LevelInfo
+	if state != "ready" && state != "printing" {
+		lvl = slog.LevelWarn
+	}
+	q.Log.Log(context.Background(), lvl, "printer "+state, "printer", q.Transport.Target(), "detail", detail)
+	if q.OnState != nil {
+		q.OnState(st)
+	}
+}
+
+// errNotReady means the printer said it cannot print now.
+var errNotReady = errors.New("printer not ready")
+
+// Run queues receipts from the engine's events and prints the queue until
+// ctx ends. backlog, if set, lists recent payments first, so that a
+// receipt the daemon died before queueing is queued now.
+func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog func() ([]*payflow.Payment, error)) {
+	q.init()
+	if backlog != nil {
+		ps, err := backlog()
+		if err != nil {
+			q.Log.Error("cannot list recent payments to queue missed receipts", "err", err)
+		}
+		for _, p := range ps {
+			if err := q.Receipts(p); err != nil {
+				q.Log.Error("receipt not queued", "payment", p.ID, "err", err)
+			}
+		}
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					return
+				}
+				if (ev.Type == "payment" || ev.Type == "refund") && ev.Payment != nil {
+					if err := q.Receipts(ev.Payment); err != nil {
+						q.Log.Error("receipt not queued", "payment", ev.Payment.ID, "err", err)
+					}
+				}
+			}
+		}
+	}()
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		jobs, err := q.Jobs.PendingJobs()
+		if err != nil {
+			q.Log.Error("cannot read the print queue", "err", err)
+		}
+		if len(jobs) == 0 {
+			q.setState(q.State().State, q.State().Detail, 0)
+			select {
+			case <-ctx.Done():
+				return
+			case <-q.wake:
+			}
+			continue
+		}
+		failpoint.Hit("print-queued")
+		if err := q.print(ctx, jobs[0], len(jobs)); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(time.Second, 2*backoff), maxBackoff)
+			q.Log.Debug("print failed; will retry", "job", jobs[0].ID, "in", backoff, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// print sends one job: connect, ask the status where the printer can tell,
+// journal the job as printing, send every byte, journal it done.
+func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error {
+	conn, err := q.Transport.Open(ctx, j.ID)
+	if err != nil {
+		q.setState("offline", err.Error(), pending)
+		return err
+	}
+	if sc, ok := conn.(StatusConn); ok {
+		st, err := sc.Status(ctx)
+		switch {
+		case errors.Is(err, ErrNoStatus):
+			// cannot tell: print and see
+		case err != nil:
+			conn.Close()
+			q.setState("offline", err.Error(), pending)
+			return err
+		case !st.Ready():
+			conn.Close()
+			q.setState(st.State(), "the receipt waits until the printer is ready", pending)
+			return errNotReady
+		case st.PaperNearEnd:
+			q.setState(st.State(), "paper is running out: change the roll soon", pending)
+		}
+	}
+	data := j.Data
+	if j.State == store.JobPrinting {
+		data = j.ReprintData // the last attempt may have printed part of it
+	}
+	j.State, j.Attempts, j.UpdatedAt = store.JobPrinting, j.Attempts+1, time.Now()
+	if err := q.Jobs.SaveJob(j); err != nil {
+		conn.Close()
+		return err
+	}
+	failpoint.Hit("print-sending")
+	if _, err := conn.Write(data); err != nil {
+		conn.Close()
+		q.setState("offline", err.Error(), pending)
+		return err
+	}
+	if err := conn.Close(); err != nil {
+		q.setState("offline", err.Error(), pending)
+		return err
+	}
+	j.State, j.UpdatedAt = store.JobDone, time.Now()
+	if err := q.Jobs.SaveJob(j); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	q.st.Printed++
+	q.mu.Unlock()
+	if st := q.State(); st.State != "paper_near_end" {
+		q.setState("ready", "", pending-1)
+	}
+	q.Log.Info("receipt printed", "job", j.ID, "attempts", j.Attempts)
+	return nil
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketJobs = []byte("print_jobs")
+
+// Print job states.
+const (
+	JobPending  = "pending"  // waiting for the printer
+	JobPrinting = "printing" // bytes may be on their way: if found so at start, reprint marked 重印
+	JobDone     = "done"
+)
+
+// PrintJob is a receipt waiting to be printed, journaled so that it
+// survives printer errors and restarts.
+type PrintJob struct {
+	ID          string    `json:"id"` // payment/<id>, refund/<id>/<refund>, reprint/<id>/<n>, test/<n>
+	Seq         uint64    `json:"seq"`
+	PaymentID   string    `json:"payment_id,omitempty"`
+	RefundID    string    `json:"refund_id,omitempty"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	Data        []byte    `json:"data"`         // the ESC/POS bytes
+	ReprintData []byte    `json:"reprint_data"` // the same marked 重印, for a job that may have been half printed
+	Error       string    `json:"error,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+func jobKey(seq uint64) []byte { return []byte(fmt.Sprintf("%020d", seq)) }
+
+// AddJob journals a new job unless one with its id exists; it reports
+// whether it added it. Jobs are kept in the order they were added.
+func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketJobs)
+		if err != nil {
+			return err
+		}
+		ids, err := tx.CreateBucketIfNotExists([]byte("print_job_ids"))
+		if err != nil {
+			return err
+		}
+		if ids.Get([]byte(j.ID)) != nil {
+			return nil
+		}
+		if j.Seq, err = b.NextSequence(); err != nil {
+			return err
+		}
+		v, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		if err := ids.Put([]byte(j.ID), jobKey(j.Seq)); err != nil {
+			return err
+		}
+		added = true
+		return b.Put(jobKey(j.Seq), v)
+	})
+	return added, err
+}
+
+// SaveJob records a job's new state. A done job drops its bytes: only its
+// id stays, so that it is never printed again.
+func (s *Store) SaveJob(j *PrintJob) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil || b.Get(jobKey(j.Seq)) == nil {
+			return fmt.Errorf("store: no print job %s", j.ID)
+		}
+		if j.State == JobDone {
+			return b.Delete(jobKey(j.Seq))
+		}
+		v, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		return b.Put(jobKey(j.Seq), v)
+	})
+}
+
+// PendingJobs returns the jobs not yet printed, oldest first.
+func (s *Store) PendingJobs() (jobs []*PrintJob, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			j := new(PrintJob)
+			if err := json.Unmarshal(v, j); err != nil {
+				return fmt.Errorf("store: corrupt print job %s: %w", k, err)
+			}
+			jobs = append(jobs, j)
+			return nil
+		})
+	})
+	return jobs, err
+}
+
+// HasJob reports whether a job with the id was ever added.
+func (s *Store) HasJob(id string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if ids := tx.Bucket([]byte("print_job_ids")); ids != nil {
+			ok = ids.Get([]byte(id)) != nil
+		}
+		return nil
+	})
+	return ok, err
+}
