@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
 	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
@@ -32,6 +34,7 @@ type env struct {
 
 	gatewayURL string
 	st         *store.Store
+	receipts   string
 }
 
 func newEnv(t testing.TB) *env {
@@ -47,18 +50,29 @@ func newEnv(t testing.TB) *env {
 		CancelRetryInterval: 20 * time.Millisecond, CancelAttempts: 2, ScanTimeout: 5 * time.Second,
 	}, st, demo.NewClient(gsrv.URL, time.Second), payflow.Options{Classify: scanner.Classifier})
 	require.NoError(t, eng.Start(context.Background()))
+	cs, _ := printer.LookupCharset("gb18030")
+	receipts := filepath.Join(dir, "receipts")
+	queue := &printer.Queue{Jobs: st, Transport: printer.FileTransport{Dir: receipts},
+		Layout: printer.Layout{Paper: printer.Paper58, Charset: cs, StoreName: "测试店", TillID: "till-01"}}
+	qctx, qcancel := context.WithCancel(context.Background())
+	qdone := make(chan struct{})
+	events, stopEvents := eng.Bus().Subscribe(256)
+	go func() { queue.Run(qctx, events, nil); close(qdone) }()
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: []string{"http://localhost:3000"},
-		Version: "test", Provider: "demo", TillID: "till-01", JournalCheck: st.Check,
+		Version: "test", Provider: "demo", TillID: "till-01", JournalCheck: st.Check, Printer: queue,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()
+		qcancel()
+		<-qdone
+		stopEvents()
 		eng.Close()
 		gsrv.Close()
 		st.Close()
 	})
-	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL, st: st}
+	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL, st: st, receipts: receipts}
 }
 
 type reply struct {
@@ -506,4 +520,59 @@ func TestDevicesRoute(t *testing.T) {
 	assert.Empty(t, l.Devices, "no devices configured")
 	r = e.call("GET", "/v1/devices", "", withHeader("Authorization", ""))
 	assert.Equal(t, 401, r.status)
+}
+
+func TestReceiptRoutes(t *testing.T) {
+	e := newEnv(t)
+	p := e.paid("A1", 1250)
+	path := "/v1/payments/" + p.ID + "/receipt"
+
+	// The paid payment's receipt is printed (spooled) by itself.
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(e.receipts, "payment_"+p.ID+".bin"))
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+
+	r := e.call("GET", path, "")
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Contains(t, string(r.body), "收款凭证")
+	assert.Contains(t, string(r.body), "￥12.50")
+	r = e.call("GET", path+"?format=escpos", "")
+	require.Equal(t, 200, r.status)
+	assert.Equal(t, []byte{0x1b, '@', 0x1c, '&'}, r.body[:4])
+	if _, err := printer.LoadFont(); err == nil {
+		r = e.call("GET", path+"?format=png", "")
+		require.Equal(t, 200, r.status)
+		assert.Equal(t, "image/png", r.header.Get("Content-Type"))
+	}
+	r = e.call("GET", path+"?format=pdf", "")
+	assert.Equal(t, 400, r.status)
+
+	r = e.call("POST", path, "")
+	require.Equal(t, 202, r.status, string(r.body))
+	var job localapi.JobResponse
+	r.json(t, &job)
+	assert.Contains(t, job.Job, "reprint/"+p.ID)
+
+	r = e.call("POST", "/v1/printer/test", "")
+	assert.Equal(t, 202, r.status)
+
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"GET", "/v1/payments/pay_nope/receipt", "", 404, "not_found"},
+		{"GET", path + "?refund_id=R9", "", 404, "not_found"},
+		{"POST", path, `{"refund_id":"R9"}`, 404, "not_found"},
+		{"POST", path, `{"bogus":1}`, 400, "invalid_request"},
+	} {
+		r := e.call(c.method, c.path, c.body)
+		assert.Equal(t, c.status, r.status, c.path)
+		assert.Equal(t, c.code, r.errCode(t), c.path)
+	}
+	waiting, _ := e.create(`{"order_id":"B1","amount":100}`)
+	r = e.call("GET", "/v1/payments/"+waiting.ID+"/receipt", "")
+	assert.Equal(t, 409, r.status)
+	assert.Equal(t, "no_receipt", r.errCode(t))
 }

@@ -156,6 +156,16 @@ func row(label, value string, cols int) []string {
 	return out
 }
 
+// money formats fen with the yuan sign the printer's font has: the
+// fullwidth ￥ is in every Chinese printer font (GB2312), while ¥ is a
+// four-byte GB18030 sequence many printers cannot print.
+func (l Layout) money(fen int64) string {
+	if l.Charset.chinese {
+		return "￥" + Yuan(fen)
+	}
+	return "¥" + Yuan(fen)
+}
+
 // Receipt renders the receipt of payment p, or of its refund r, as ESC/POS
 // bytes. A reprint says 重印.
 func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]byte, error) {
@@ -200,14 +210,14 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	lines(row("订单号", p.OrderID, cols))
 	if r == nil {
 		e.Bold(true)
-		lines(row("金额", "¥"+Yuan(p.Amount), cols))
+		lines(row("金额", l.money(p.Amount), cols))
 		e.Bold(false)
 		lines(row("支付方式", ChannelName(p.Channel), cols))
 		lines(row("状态", stateName(string(p.State)), cols))
 	} else {
-		lines(row("原支付金额", "¥"+Yuan(p.Amount), cols))
+		lines(row("原支付金额", l.money(p.Amount), cols))
 		e.Bold(true)
-		lines(row("退款金额", "¥"+Yuan(r.Amount), cols))
+		lines(row("退款金额", l.money(r.Amount), cols))
 		e.Bold(false)
 		lines(row("支付方式", ChannelName(p.Channel), cols))
 		lines(row("退款单号", r.RequestNo, cols))

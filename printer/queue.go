@@ -281,6 +281,15 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 		q.setState("offline", err.Error(), pending)
 		return err
 	}
+	// A socket takes bytes the printer may never get; a status answer
+	// after them proves it read them all (it answers in order).
+	if sc, ok := conn.(StatusConn); ok {
+		if _, err := sc.Status(ctx); err != nil && !errors.Is(err, ErrNoStatus) {
+			conn.Close()
+			q.setState("offline", "the printer went away during the receipt: "+err.Error(), pending)
+			return err
+		}
+	}
 	if err := conn.Close(); err != nil {
 		q.setState("offline", err.Error(), pending)
 		return err

@@ -366,3 +366,40 @@ func TestGracefulShutdown(t *testing.T) {
 	e.agree(p)
 	assert.True(t, strings.Contains(d.output(), "recovering payment"), d.output())
 }
+
+// TestPrintCrash kills the daemon with a receipt queued but not printed,
+// and with a receipt on its way to the printer: after the restart each is
+// printed exactly once, the interrupted one marked 重印.
+func TestPrintCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	for _, tc := range []struct {
+		failpoint string
+		reprint   bool
+	}{{"print-queued", false}, {"print-sending", true}} {
+		t.Run(tc.failpoint, func(t *testing.T) {
+			e := newCrashEnv(t)
+			d := e.start(tc.failpoint)
+			require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": "P1", "amount": 500, "auth_code": "134567890123456789"}, nil))
+			d.waitFailpoint(tc.failpoint)
+			d.kill()
+			receipts := filepath.Join(e.dir, "data", "receipts")
+			files, _ := filepath.Glob(filepath.Join(receipts, "*.bin"))
+			require.Empty(t, files, "nothing printed before the crash")
+
+			d = e.start("")
+			p := d.settled("P1")
+			require.Equal(t, payflow.StatePaid, p.State)
+			bin := filepath.Join(receipts, "payment_"+p.ID+".bin")
+			require.Eventually(t, func() bool { _, err := os.Stat(bin); return err == nil }, 10*time.Second, 10*time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
+			files, _ = filepath.Glob(filepath.Join(receipts, "*.bin"))
+			assert.Len(t, files, 1, "printed once")
+			txt, err := os.ReadFile(filepath.Join(receipts, "payment_"+p.ID+".txt"))
+			require.NoError(t, err)
+			assert.Contains(t, string(txt), "收款凭证")
+			assert.Equal(t, tc.reprint, strings.Contains(string(txt), "重印"))
+		})
+	}
+}

@@ -92,6 +92,24 @@ func TestClientCommands(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "not_cancellable")
 
+	code, out, _ = cli("receipt", id)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "收款凭证")
+	png := filepath.Join(t.TempDir(), "r.png")
+	code, out, errs = cli("receipt", id, "--png", png)
+	if code == 0 {
+		b, _ := os.ReadFile(png)
+		assert.Equal(t, "\x89PNG", string(b[:4]))
+	} else {
+		assert.Contains(t, errs, "unifont")
+	}
+	code, out, _ = cli("receipt", id, "--reprint")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "reprint queued")
+	code, out, _ = cli("printer", "test")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "test page queued")
+
 	code, out, _ = cli("report", "--json")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, `"net"`)

@@ -1,0 +1,322 @@
+package printer_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/tillworks/posd/internal/ptytest"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
+	"github.com/tillworks/posd/store"
+)
+
+// fakePrinter plays an ESC/POS printer on a byte stream: it answers
+// DLE EOT 1, 2 and 4 from its scripted state and keeps everything else as
+// printed bytes.
+type fakePrinter struct {
+	mu        sync.Mutex
+	paperOut  bool
+	nearEnd   bool
+	printed   [][]byte // one entry per connection that printed something
+	dropAfter int      // close the first print connection after this many bytes (0: never)
+	dropped   bool
+}
+
+func (p *fakePrinter) status(n byte) byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := byte(0x12)
+	switch n {
+	case 2:
+		if p.paperOut {
+			b |= 0x20
+		}
+	case 4:
+		if p.paperOut {
+			b |= 0x60
+		}
+		if p.nearEnd {
+			b |= 0x0C
+		}
+	}
+	return b
+}
+
+// serve reads one connection (or port) until EOF; it returns what was
+// printed on it.
+func (p *fakePrinter) serve(rw io.ReadWriter, closeEarly func()) []byte {
+	var job []byte
+	buf := make([]byte, 4096)
+	var pending []byte
+	for {
+		n, err := rw.Read(buf)
+		pending = append(pending, buf[:n]...)
+		for len(pending) > 0 {
+			if pending[0] == 0x10 {
+				if len(pending) < 3 {
+					break
+				}
+				rw.Write([]byte{p.status(pending[2])})
+				pending = pending[3:]
+				continue
+			}
+			job = append(job, pending[0])
+			pending = pending[1:]
+			p.mu.Lock()
+			drop := p.dropAfter > 0 && !p.dropped && len(job) >= p.dropAfter
+			if drop {
+				p.dropped = true
+			}
+			p.mu.Unlock()
+			if drop && closeEarly != nil {
+				closeEarly()
+				return job
+			}
+		}
+		if err != nil {
+			return job
+		}
+	}
+}
+
+func (p *fakePrinter) record(job []byte) {
+	if len(job) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.printed = append(p.printed, job)
+	p.mu.Unlock()
+}
+
+func (p *fakePrinter) jobs() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.printed...)
+}
+
+func (p *fakePrinter) set(f func()) { p.mu.Lock(); f(); p.mu.Unlock() }
+
+// listen serves the fake printer on a loopback TCP port.
+func (p *fakePrinter) listen(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				p.record(p.serve(c, func() { c.Close() }))
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+type queueEnv struct {
+	q      *printer.Queue
+	st     *store.Store
+	states chan string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func runQueue(t *testing.T, tr printer.Transport) *queueEnv {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	require.NoError(t, err)
+	e := &queueEnv{st: st, states: make(chan string, 100), done: make(chan struct{})}
+	e.q = &printer.Queue{Jobs: st, Transport: tr, Layout: layout(t, 58),
+		OnState: func(s printer.State) { e.states <- s.State }}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	events := make(chan payflow.Event)
+	go func() { e.q.Run(ctx, events, nil); close(e.done) }()
+	t.Cleanup(func() { cancel(); <-e.done; st.Close() })
+	return e
+}
+
+func (e *queueEnv) waitState(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case s := <-e.states:
+			if s == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("printer never reported %s", want)
+		}
+	}
+}
+
+func (e *queueEnv) waitEmpty(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		jobs, err := e.st.PendingJobs()
+		return err == nil && len(jobs) == 0
+	}, 15*time.Second, 10*time.Millisecond)
+}
+
+func gb(b []byte) string {
+	s, _ := simplifiedchinese.GB18030.NewDecoder().Bytes(b)
+	return string(s)
+}
+
+// TestTCPPrinterPaperOut: the job waits while the printer says the paper
+// is out, and prints once when it is back.
+func TestTCPPrinterPaperOut(t *testing.T) {
+	fp := &fakePrinter{paperOut: true}
+	addr := fp.listen(t)
+	e := runQueue(t, printer.TCPTransport{Address: addr})
+	p := paidPayment()
+	require.NoError(t, e.q.Receipts(p))
+	require.NoError(t, e.q.Receipts(p), "queueing the same receipt again is a no-op")
+	e.waitState(t, "paper_out")
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, fp.jobs(), "nothing printed without paper")
+
+	fp.set(func() { fp.paperOut = false })
+	e.waitEmpty(t)
+	require.Eventually(t, func() bool { return len(fp.jobs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	want, err := layout(t, 58).Receipt(p, nil, false)
+	require.NoError(t, err)
+	assert.Equal(t, want, fp.jobs()[0], "exactly the receipt's bytes")
+	assert.Equal(t, "ready", e.q.State().State)
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, fp.jobs(), 1, "printed once")
+}
+
+// TestHalfPrintedIsReprinted: the printer drops the connection mid-job;
+// the next attempt prints the receipt again, marked 重印, and only once.
+func TestHalfPrintedIsReprinted(t *testing.T) {
+	fp := &fakePrinter{dropAfter: 40}
+	addr := fp.listen(t)
+	e := runQueue(t, printer.TCPTransport{Address: addr})
+	require.NoError(t, e.q.Receipts(paidPayment()))
+	e.waitEmpty(t)
+	require.Eventually(t, func() bool { return len(fp.jobs()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	jobs := fp.jobs()
+	assert.Len(t, jobs[0], 40, "the first attempt was cut short")
+	assert.NotContains(t, gb(jobs[0]), "重印")
+	assert.Contains(t, gb(jobs[1]), "重印", "a receipt that may have been half printed comes again marked")
+	assert.Contains(t, gb(jobs[1]), "收款凭证")
+}
+
+func TestUnreachablePrinterWaits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close() // nobody home yet
+	e := runQueue(t, printer.TCPTransport{Address: addr})
+	require.NoError(t, e.q.Receipts(paidPayment()))
+	e.waitState(t, "offline")
+
+	// The printer is switched on: same address.
+	fp := &fakePrinter{}
+	ln, err = net.Listen("tcp", addr)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); fp.record(fp.serve(c, nil)) }()
+		}
+	}()
+	e.waitEmpty(t)
+	require.Eventually(t, func() bool { return len(fp.jobs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// TestSerialPrinter prints through a socat pty playing a serial printer,
+// paper out first.
+func TestSerialPrinter(t *testing.T) {
+	pty := ptytest.New(t)
+	fp := &fakePrinter{paperOut: true}
+	f, err := os.OpenFile(pty.Feed, os.O_RDWR, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	var mu sync.Mutex
+	var all []byte
+	go func() {
+		job := fp.serve(f, nil)
+		mu.Lock()
+		all = job
+		mu.Unlock()
+	}()
+	// The fake keeps one stream; read what it has printed so far through
+	// its buffer by closing at the end.
+	e := runQueue(t, printer.SerialTransport{Port: pty.Scanner, Baud: 9600})
+	require.NoError(t, e.q.Receipts(paidPayment()))
+	e.waitState(t, "paper_out")
+	fp.set(func() { fp.paperOut = false })
+	e.waitEmpty(t)
+	pty.Unplug()
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(all) > 0 }, 5*time.Second, 10*time.Millisecond)
+	want, _ := layout(t, 58).Receipt(paidPayment(), nil, false)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, bytes.Count(all, want), "printed once")
+	assert.Contains(t, gb(all), "收款凭证")
+}
+
+func TestFileTransport(t *testing.T) {
+	dir := t.TempDir()
+	e := runQueue(t, printer.FileTransport{Dir: dir})
+	p := paidPayment()
+	p.Refunds = []*payflow.Refund{refund()}
+	require.NoError(t, e.q.Receipts(p))
+	e.waitEmpty(t)
+	for _, name := range []string{"payment_pay_abcdefghijklmnop.bin", "payment_pay_abcdefghijklmnop.txt",
+		"refund_pay_abcdefghijklmnop_R1.bin", "refund_pay_abcdefghijklmnop_R1.txt"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err, name)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	}
+	txt, _ := os.ReadFile(filepath.Join(dir, "refund_pay_abcdefghijklmnop_R1.txt"))
+	assert.Contains(t, string(txt), "退款凭证")
+
+	// A reprint and a test page.
+	id, err := e.q.Reprint(p, nil)
+	require.NoError(t, err)
+	_, err = e.q.TestPage()
+	require.NoError(t, err)
+	e.waitEmpty(t)
+	b, err := os.ReadFile(filepath.Join(dir, "reprint_pay_abcdefghijklmnop_"+id[len("reprint/pay_abcdefghijklmnop/"):]+".bin"))
+	require.NoError(t, err)
+	assert.Contains(t, gb(b), "重印")
+}
+
+func TestTransports(t *testing.T) {
+	tr, err := printer.NewTransport("tcp", "192.0.2.1", 0)
+	require.NoError(t, err)
+	assert.Equal(t, "192.0.2.1:9100", tr.Target())
+	_, err = printer.NewTransport("windows", "", 0)
+	assert.ErrorContains(t, err, "not supported yet")
+	_, err = printer.NewTransport("serial", "", 0)
+	assert.Error(t, err)
+	tr, err = printer.NewTransport("usb", "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, "/dev/usb/lp0", tr.Target())
+	_, err = tr.Open(context.Background(), "x")
+	if err != nil {
+		assert.Contains(t, err.Error(), "/dev/usb/lp0")
+	}
+}
