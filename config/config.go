@@ -113,6 +113,7 @@ type Printer struct {
 	WidthMM   int      `toml:"width_mm"`
 	Encoding  string   `toml:"encoding"` // gb18030 | gbk | cp936 | cp437
 	Drawer    bool     `toml:"drawer"`   // open the cash drawer with each payment receipt
+	Logo      string   `toml:"logo"`     // a black-and-white PNG printed at the top
 	StoreName string   `toml:"store_name"`
 	Header    []string `toml:"header"`
 	Footer    []string `toml:"footer"`

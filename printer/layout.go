@@ -3,6 +3,9 @@ package printer
 import (
 	"bytes"
 	"fmt"
+	"image"
+	_ "image/png" // logos are PNG files
+	"os"
 	"strings"
 	"time"
 
@@ -43,7 +46,8 @@ type Layout struct {
 	TillID    string
 	Header    []string
 	Footer    []string
-	Drawer    bool // pulse the cash drawer after a payment receipt
+	Drawer    bool        // pulse the cash drawer after a payment receipt
+	Logo      image.Image // printed at the top, at most the paper's width in dots
 	// Now stamps test pages; receipts carry the payment's own times.
 	Now func() time.Time
 }
@@ -180,6 +184,9 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	rule := strings.Repeat("-", cols)
 
 	e.Init().Align(Center)
+	if l.Logo != nil && l.Logo.Bounds().Dx() <= l.Paper.Dots {
+		e.Raster(l.Logo)
+	}
 	if l.StoreName != "" {
 		e.Bold(true).Size(2, 2)
 		lines(Wrap(l.StoreName, cols/2))
@@ -247,6 +254,26 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// LoadLogo reads a PNG logo for receipts; it must fit the paper.
+func LoadLogo(path string, p Paper) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("printer: logo: %w", err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("printer: logo %s is not a PNG image: %w", path, err)
+	}
+	if w := img.Bounds().Dx(); w > p.Dots {
+		return nil, fmt.Errorf("printer: logo %s is %d dots wide; %d mm paper prints at most %d", path, w, p.MM, p.Dots)
+	}
+	if h := img.Bounds().Dy(); h > 400 {
+		return nil, fmt.Errorf("printer: logo %s is %d dots high; keep it under 400", path, h)
+	}
+	return img, nil
 }
 
 // TestPage renders a page that shows what the printer can do: Chinese,

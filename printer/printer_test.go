@@ -240,3 +240,40 @@ func TestPNGGolden(t *testing.T) {
 	}
 	assert.Greater(t, ink, 2000, "the receipt has ink on it")
 }
+
+func TestLogo(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 16, 4))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	img.Pix[0] = 0
+	path := filepath.Join(t.TempDir(), "logo.png")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, png.Encode(f, img))
+	f.Close()
+	logo, err := printer.LoadLogo(path, printer.Paper58)
+	require.NoError(t, err)
+	l := layout(t, 58)
+	l.Logo = logo
+	data, err := l.Receipt(paidPayment(), nil, false)
+	require.NoError(t, err)
+	doc, err := printer.Interpret(data)
+	require.NoError(t, err)
+	assert.Equal(t, "image", doc.Lines[0].Block)
+	assert.Equal(t, "16x4", doc.Lines[0].Data)
+
+	wide := image.NewGray(image.Rect(0, 0, 400, 4))
+	require.NoError(t, png.Encode(mustCreate(t, path), wide))
+	_, err = printer.LoadLogo(path, printer.Paper58)
+	assert.ErrorContains(t, err, "384")
+	_, err = printer.LoadLogo(filepath.Join(t.TempDir(), "none.png"), printer.Paper58)
+	assert.Error(t, err)
+}
+
+func mustCreate(t *testing.T, path string) *os.File {
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}

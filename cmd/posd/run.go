@@ -278,8 +278,14 @@ func printerLayout(cfg *config.Config) (printer.Layout, error) {
 	if err != nil {
 		return printer.Layout{}, &config.Error{Key: "printer.encoding", Msg: err.Error()}
 	}
-	return printer.Layout{Paper: paper, Charset: cs, StoreName: cfg.Printer.StoreName, TillID: cfg.TillID,
-		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer}, nil
+	l := printer.Layout{Paper: paper, Charset: cs, StoreName: cfg.Printer.StoreName, TillID: cfg.TillID,
+		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer}
+	if cfg.Printer.Logo != "" {
+		if l.Logo, err = printer.LoadLogo(cfg.Printer.Logo, paper); err != nil {
+			return l, &config.Error{Key: "printer.logo", Msg: err.Error()}
+		}
+	}
+	return l, nil
 }
 
 // buildScanners makes the configured [[scanner]] sources; a mistake is a
