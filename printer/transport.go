@@ -147,6 +147,13 @@ func (t FileTransport) Open(ctx context.Context, name string) (Conn, error) {
 	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("printer: receipt directory %s: %w", t.Dir, err)
 	}
+	// The queue prints one job at a time: a leftover partial file is from
+	// an attempt that died, and its job is printed again.
+	if stale, _ := filepath.Glob(filepath.Join(t.Dir, ".job-*")); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	f, err := os.CreateTemp(t.Dir, ".job-*")
 	if err != nil {
 		return nil, fmt.Errorf("printer: %w", err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -114,4 +115,25 @@ func (s *Store) HasJob(id string) (bool, error) {
 		return nil
 	})
 	return ok, err
+}
+
+// forgetJobs drops the printed-job ids of a pruned payment.
+func forgetJobs(tx *bolt.Tx, paymentID string) error {
+	ids := tx.Bucket([]byte("print_job_ids"))
+	if ids == nil {
+		return nil
+	}
+	for _, prefix := range []string{"payment/" + paymentID, "refund/" + paymentID + "/", "reprint/" + paymentID + "/"} {
+		var doomed [][]byte
+		c := ids.Cursor()
+		for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, _ = c.Next() {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		for _, k := range doomed {
+			if err := ids.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -299,6 +299,9 @@ func (s *Store) Prune(cutoff time.Time) (n int, err error) {
 					return err
 				}
 			}
+			if err := forgetJobs(tx, p.ID); err != nil {
+				return err
+			}
 			n++
 		}
 		for _, k := range doomed {

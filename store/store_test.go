@@ -247,3 +247,34 @@ func TestRefundDay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ps, "pruning removes the refund index too")
 }
+
+func TestPrintJobs(t *testing.T) {
+	s := open(t)
+	j := &store.PrintJob{ID: "payment/pay_a", PaymentID: "pay_a", State: store.JobPending, Data: []byte("x")}
+	added, err := s.AddJob(j)
+	require.NoError(t, err)
+	assert.True(t, added)
+	added, err = s.AddJob(&store.PrintJob{ID: "payment/pay_a"})
+	require.NoError(t, err)
+	assert.False(t, added, "a job id is queued once")
+	jobs, err := s.PendingJobs()
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+
+	j.State = store.JobDone
+	require.NoError(t, s.SaveJob(j))
+	jobs, _ = s.PendingJobs()
+	assert.Empty(t, jobs)
+	added, _ = s.AddJob(&store.PrintJob{ID: "payment/pay_a"})
+	assert.False(t, added, "not even after it printed")
+	ok, _ := s.HasJob("payment/pay_a")
+	assert.True(t, ok)
+
+	// Pruning the payment forgets its job ids.
+	_, err = s.Create(payment("pay_a", "A1", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	_, err = s.Prune(day1.AddDate(1, 0, 0))
+	require.NoError(t, err)
+	ok, _ = s.HasJob("payment/pay_a")
+	assert.False(t, ok)
+}
