@@ -57,6 +57,8 @@ Usage:
   posd config show [--config FILE]              print the effective configuration
   posd provider activate [--config FILE]        exchange [provider.shouqianba] activation_code for a terminal
   posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
+  posd service install|uninstall|start|stop|restart|status [--config FILE]
+                                                 the system service (status exits 0 running, 3 stopped, 4 not installed)
   posd version                                   print the version
 
 Client commands (talk to a running daemon; --config/--data-dir find its address and token,
@@ -87,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdProvider(args[1:], stdout)
 	case "devices":
 		err = cmdDevices(args[1:], stdout)
+	case "service":
+		code, err = cmdService(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "posd %s\n", Version())
 	case "pay", "status", "cancel", "scan", "refund", "report", "receipt", "printer":

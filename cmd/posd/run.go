@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/kardianos/service"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/sdnotify"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
@@ -105,6 +107,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !service.Interactive() {
+		// Started by the service manager (Windows SCM, systemd).
+		if *dataDir == "" && cfg.DataDir == config.DefaultDataDir(false) {
+			cfg.DataDir = config.DefaultDataDir(true)
+		}
+		return runService(cfg, stderr)
+	}
 	log := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -144,6 +153,9 @@ func apiToken(cfg *config.Config) (string, error) {
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
+	}
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return err
 	}
 	token, err := apiToken(cfg)
 	if err != nil {
@@ -234,11 +246,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "provider", cfg.Provider.Name,
 		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "printer", queue.Transport.Kind()+" "+queue.Transport.Target())
 
+	if ok, err := sdnotify.Notify(sdnotify.Ready + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn("cannot tell systemd posd is ready", "err", err)
+	} else if ok {
+		log.Debug("told systemd posd is ready")
+	}
+
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		return fmt.Errorf("API server stopped: %w", err)
 	}
+	sdnotify.Notify(sdnotify.Stopping)
 	log.Info("shutting down: open payments are left for recovery at next start")
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
