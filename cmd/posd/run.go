@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/internal/sdnotify"
 	"github.com/tillworks/posd/localapi"
+	"github.com/tillworks/posd/packaging"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
@@ -103,6 +105,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if !service.Interactive() && *cfgPath != "" {
+		if err := writeDefaultConfig(*cfgPath); err != nil {
+			return err
+		}
+	}
 	cfg, err := loadConfig(*cfgPath, *dataDir)
 	if err != nil {
 		return err
@@ -118,6 +125,26 @@ func cmdRun(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, cfg, log)
+}
+
+// writeDefaultConfig writes the commented default configuration where a
+// service expects one and finds none (the Windows MSI installs none, so
+// that uninstalling never takes an edited one away).
+func writeDefaultConfig(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	text := packaging.DefaultConfig
+	if runtime.GOOS == "windows" {
+		text = strings.Replace(text, `data_dir = "/var/lib/posd"`, `# data_dir: %ProgramData%\posd when posd runs as the service`, 1)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("writing the default configuration to %s: %w", path, err)
+	}
+	return nil
 }
 
 // tokenFile is where a generated API token is kept in the data directory.

@@ -129,6 +129,9 @@ func runService(cfg *config.Config, stderr io.Writer) error {
 		if el, err := s.SystemLogger(nil); err == nil {
 			prg.log = slog.New(newEventLogHandler(el, cfg.LogLevel))
 		}
+		if err := ensureRecovery(); err != nil {
+			prg.log.Warn("cannot set the service to restart on failure", "err", err)
+		}
 	}
 	return s.Run()
 }
