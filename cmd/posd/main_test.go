@@ -21,6 +21,8 @@ func TestCLIExitCodes(t *testing.T) {
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(good, []byte("till_id = \"t1\"\n[payflow]\npoll_interval = \"3s\"\n"), 0o600)
 	os.WriteFile(bad, []byte("[payflow]\npoll_interval = \"soon\"\n"), 0o600)
+	badLogo := filepath.Join(dir, "logo.toml")
+	os.WriteFile(badLogo, []byte("[printer]\nlogo = \"/nonexistent.png\"\n"), 0o600)
 	sqb := filepath.Join(dir, "sqb.toml")
 	os.WriteFile(sqb, []byte(fmt.Sprintf("data_dir = %q\n[api]\nlisten = \"127.0.0.1:0\"\n[provider]\nname = \"shouqianba\"\n", filepath.Join(dir, "sqbdata"))), 0o600)
 	tests := []struct {
@@ -33,6 +35,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"config", "check", "--config", good}, 0, "ok", ""},
 		{[]string{"config", "check", "--config", bad}, 2, "", "payflow.poll_interval"},
 		{[]string{"config", "check"}, 2, "", "needs --config"},
+		{[]string{"config", "check", "--config", badLogo}, 2, "", "printer.logo"},
 		{[]string{"config", "show", "--config", good}, 0, `till_id = "t1"`, ""},
 		{[]string{"run", "--config", bad}, 2, "", "payflow.poll_interval"},
 		{[]string{"run", "--bogus"}, 2, "", "bogus"},

@@ -89,6 +89,9 @@ func cmdConfig(args []string, stdout io.Writer) error {
 	if _, err := buildScanners(cfg); err != nil {
 		return err
 	}
+	if _, err := printerLayout(cfg); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s: ok (provider %s, API on %s, %d scanner(s), data in %s)\n", *cfgPath, cfg.Provider.Name, cfg.API.Listen, len(cfg.Scanners), cfg.DataDir)
 	return nil
 }
