@@ -134,7 +134,10 @@ func NewTransport(kind, target string, baud int) (Transport, error) {
 
 // FileTransport writes each job to <dir>/<name>.bin (the ESC/POS bytes)
 // with a .txt preview beside it: the spool used when there is no printer.
-type FileTransport struct{ Dir string }
+type FileTransport struct {
+	Dir     string
+	Columns int // of the paper, for the .txt preview; 0 means 48
+}
 
 // Kind is "file".
 func (t FileTransport) Kind() string { return "file" }
@@ -158,12 +161,17 @@ func (t FileTransport) Open(ctx context.Context, name string) (Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("printer: %w", err)
 	}
-	return &fileConn{f: f, path: filepath.Join(t.Dir, safeName(name))}, nil
+	cols := t.Columns
+	if cols == 0 {
+		cols = Paper80.Columns
+	}
+	return &fileConn{f: f, path: filepath.Join(t.Dir, safeName(name)), cols: cols}, nil
 }
 
 type fileConn struct {
 	f    *os.File
 	path string
+	cols int
 	data []byte
 }
 
@@ -187,7 +195,7 @@ func (c *fileConn) Close() error {
 		return fmt.Errorf("printer: writing %s (is the disk full?): %w", c.path, err)
 	}
 	if doc, err := Interpret(c.data); err == nil {
-		os.WriteFile(c.path+".txt", []byte(doc.Text(48)), 0o600)
+		os.WriteFile(c.path+".txt", []byte(doc.Text(c.cols)), 0o600)
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ type DeviceStatus struct {
 	Since      time.Time `json:"since"`
 	Scans      int       `json:"scans"`
 	LastScanAt time.Time `json:"last_scan_at,omitzero"`
+	Printed    int       `json:"printed,omitempty"` // printers: receipts printed since start
 }
 
 // DebounceWindow is how long the same code counts as one scan: a scanner

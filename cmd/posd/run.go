@@ -251,7 +251,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			detail += ": " + ps.Detail
 		}
 		return append(scanners.Devices(), scanner.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
-			State: ps.State, Detail: detail, Since: ps.Since, Scans: ps.Printed})
+			State: ps.State, Detail: detail, Since: ps.Since, Printed: ps.Printed})
 	}
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
@@ -314,6 +314,10 @@ func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer
 	tr, err := printer.NewTransport(cfg.Printer.Type, target, cfg.Printer.Baud)
 	if err != nil {
 		return nil, &config.Error{Key: "printer", Msg: err.Error()}
+	}
+	if ft, ok := tr.(printer.FileTransport); ok {
+		ft.Columns = layout.Paper.Columns
+		tr = ft
 	}
 	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log}, nil
 }
