@@ -202,6 +202,10 @@ func TestCreatePayment(t *testing.T) {
 		assert.Contains(t, string(r.body), `"`+field+`":`, field)
 	}
 
+	withItems, r := e.create(`{"order_id":"I1","amount":1100,"auth_code":"284567890123456789","items":[{"name":"拿铁","quantity":1,"amount":800},{"name":"Croissant","quantity":2,"amount":300},{"name":"Water","quantity":1,"amount":0}]}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	assert.Equal(t, []payflow.Item{{Name: "拿铁", Quantity: 1, Amount: 800}, {Name: "Croissant", Quantity: 2, Amount: 300}, {Name: "Water", Quantity: 1, Amount: 0}}, withItems.Items)
+
 	again, r := e.create(`{"order_id":"A1","amount":1250}`)
 	assert.Equal(t, 200, r.status, "same order, same amount: the existing payment")
 	assert.Equal(t, p.ID, again.ID)
@@ -238,6 +242,10 @@ func TestCreatePayment(t *testing.T) {
 		{`{"order_id":"X","amount":5} {}`, "invalid_request", "more than one"},
 		{`{"order_id":"X","amount":5,"auth_code":"hello"}`, "invalid_auth_code", "digits"},
 		{`{"order_id":"` + strings.Repeat("x", 70000) + `","amount":5}`, "invalid_request", ""},
+		{`{"order_id":"X","amount":5,"items":[{"name":"咖啡","quantity":0,"amount":5}]}`, "invalid_request", "items[0].quantity"},
+		{`{"order_id":"X","amount":5,"items":[{"name":"","quantity":1,"amount":5}]}`, "invalid_request", "items[0].name"},
+		{`{"order_id":"X","amount":5,"items":[{"name":"a","quantity":1,"amount":2.5}]}`, "invalid_request", "items[0].amount"},
+		{`{"order_id":"X","amount":5,"items":[{"name":"a","quantity":1,"amount":5,"sku":1}]}`, "invalid_request", "sku"},
 	}
 	for _, b := range bad {
 		_, r := e.create(b.body)

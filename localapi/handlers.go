@@ -25,8 +25,17 @@ type CreatePaymentRequest struct {
 	Amount   json.RawMessage `json:"amount"`
 	Currency string          `json:"currency,omitempty"`
 	Subject  string          `json:"subject,omitempty"`
+	Items    []ItemRequest   `json:"items,omitempty"`
 	Operator string          `json:"operator,omitempty"`
 	AuthCode string          `json:"auth_code,omitempty"`
+}
+
+// ItemRequest is one sold item in a payment request; amount is the
+// line's total in integer fen.
+type ItemRequest struct {
+	Name     string          `json:"name"`
+	Quantity int             `json:"quantity"`
+	Amount   json.RawMessage `json:"amount"`
 }
 
 // RefundRequest is the body of POST /v1/payments/{id}/refunds.
@@ -95,6 +104,16 @@ func amount(field string, raw json.RawMessage) (int64, error) {
 	return v, nil
 }
 
+// itemAmount parses an item's line total: integer fen, zero allowed (a
+// free item).
+func itemAmount(i int, raw json.RawMessage) (int64, error) {
+	if string(raw) == "0" {
+		return 0, nil
+	}
+	v, err := amount(fmt.Sprintf("items[%d].amount", i), raw)
+	return v, err
+}
+
 // DecodeCreatePayment reads and checks a POST /v1/payments body.
 func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
 	var req CreatePaymentRequest
@@ -108,6 +127,13 @@ func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
 	n := payflow.NewPayment{
 		OrderID: req.OrderID, Amount: amt, Currency: req.Currency,
 		Subject: req.Subject, Operator: req.Operator, AuthCode: strings.TrimSpace(req.AuthCode),
+	}
+	for i, it := range req.Items {
+		a, err := itemAmount(i, it.Amount)
+		if err != nil {
+			return payflow.NewPayment{}, err
+		}
+		n.Items = append(n.Items, payflow.Item{Name: it.Name, Quantity: it.Quantity, Amount: a})
 	}
 	if err := n.Validate(); err != nil {
 		return n, err

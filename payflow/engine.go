@@ -156,7 +156,11 @@ type NewPayment struct {
 	Subject  string
 	Operator string
 	AuthCode string // empty: wait for a scan
+	Items    []Item // optional, printed on the receipt
 }
+
+// maxItems bounds the item lines of one payment.
+const maxItems = 200
 
 // MaxAmount is the largest amount posd accepts, in fen (99,999,999.99 yuan):
 // ten digits, as the gateways' amount fields allow.
@@ -176,6 +180,18 @@ func (n *NewPayment) Validate() error {
 		return fmt.Errorf("%w: subject is longer than 128 bytes", ErrInvalid)
 	case len(n.Operator) > 64:
 		return fmt.Errorf("%w: operator is longer than 64 bytes", ErrInvalid)
+	case len(n.Items) > maxItems:
+		return fmt.Errorf("%w: %d items; at most %d", ErrInvalid, len(n.Items), maxItems)
+	}
+	for i, it := range n.Items {
+		switch {
+		case strings.TrimSpace(it.Name) == "" || len(it.Name) > 64:
+			return fmt.Errorf("%w: items[%d].name must be 1 to 64 bytes", ErrInvalid, i)
+		case it.Quantity < 1 || it.Quantity > 99999:
+			return fmt.Errorf("%w: items[%d].quantity must be from 1 to 99999, got %d", ErrInvalid, i, it.Quantity)
+		case it.Amount < 0 || it.Amount > MaxAmount:
+			return fmt.Errorf("%w: items[%d].amount must be fen from 0 to %d, got %d", ErrInvalid, i, int64(MaxAmount), it.Amount)
+		}
 	}
 	if n.Currency == "" {
 		n.Currency = "CNY"
@@ -222,7 +238,7 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 	now := e.clock.Now()
 	p = &Payment{
 		ID: newID(), OrderID: n.OrderID, Amount: n.Amount, Currency: n.Currency,
-		Subject: n.Subject, Operator: n.Operator, TillID: e.cfg.TillID,
+		Subject: n.Subject, Operator: n.Operator, TillID: e.cfg.TillID, Items: n.Items,
 		State: StateAwaitingScan, Channel: "unknown", GatewayOrderNo: orderNo,
 		CreatedAt: now, UpdatedAt: now,
 		History: []HistoryEntry{{At: now, State: StateAwaitingScan, Trigger: "create"}},

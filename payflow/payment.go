@@ -17,6 +17,7 @@ type Payment struct {
 	Amount         int64          `json:"amount"` // fen
 	Currency       string         `json:"currency"`
 	Subject        string         `json:"subject,omitempty"`
+	Items          []Item         `json:"items,omitempty"`
 	Operator       string         `json:"operator,omitempty"`
 	TillID         string         `json:"till_id,omitempty"`
 	State          State          `json:"state"`
@@ -37,6 +38,13 @@ type Payment struct {
 	PaidAt         time.Time      `json:"paid_at,omitzero"`
 	History        []HistoryEntry `json:"history"`
 	Refunds        []*Refund      `json:"refunds"`
+}
+
+// Item is one line of what was sold, for the receipt.
+type Item struct {
+	Name     string `json:"name"`
+	Quantity int    `json:"quantity"`
+	Amount   int64  `json:"amount"` // fen, the line's total
 }
 
 // Refund is one refund of (part of) a paid payment.
@@ -127,6 +135,7 @@ func (p *Payment) Refundable() int64 {
 func (p *Payment) Clone() *Payment {
 	c := *p
 	c.History = append([]HistoryEntry(nil), p.History...)
+	c.Items = append([]Item(nil), p.Items...)
 	c.Refunds = make([]*Refund, len(p.Refunds)) // never nil: the API shows []
 	for i, r := range p.Refunds {
 		rc := *r

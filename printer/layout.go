@@ -14,6 +14,7 @@ import (
 	"github.com/tillworks/posd/payflow"
 )
 
+
 // Paper is a roll width.
 type Paper struct {
 	MM      int
@@ -160,6 +161,39 @@ func row(label, value string, cols int) []string {
 	return out
 }
 
+// itemLines lays out sold items: the name on the left (wrapped when long),
+// then quantity and line total right-aligned in fixed columns, so that the
+// figures line up whatever mix of Chinese and ASCII the names are.
+func itemLines(items []payflow.Item, cols int, money func(int64) string) []string {
+	// The figure columns are as wide as their widest entry and a space.
+	qtyW, amountW := Width("数量")+1, Width("金额")+1
+	for _, it := range items {
+		qtyW = max(qtyW, Width(fmt.Sprintf("x%d", it.Quantity))+1)
+		amountW = max(amountW, Width(money(it.Amount))+1)
+	}
+	nameW := cols - qtyW - amountW
+	var out []string
+	out = append(out, fit("商品", nameW)+pad("数量", Width("数量"), qtyW, Right)+pad("金额", Width("金额"), amountW, Right))
+	for _, it := range items {
+		names := Wrap(it.Name, nameW-1)
+		qty := fmt.Sprintf("x%d", it.Quantity)
+		amt := money(it.Amount)
+		out = append(out, fit(names[0], nameW)+pad(qty, Width(qty), qtyW, Right)+pad(amt, Width(amt), amountW, Right))
+		for _, more := range names[1:] {
+			out = append(out, more)
+		}
+	}
+	return out
+}
+
+// fit pads s with spaces to w columns.
+func fit(s string, w int) string {
+	if d := w - Width(s); d > 0 {
+		return s + strings.Repeat(" ", d)
+	}
+	return s
+}
+
 // money formats fen with the yuan sign the printer's font has: the
 // fullwidth ￥ is in every Chinese printer font (GB2312), while ¥ is a
 // four-byte GB18030 sequence many printers cannot print.
@@ -204,6 +238,10 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 		e.Bold(true).Text("** 重印 REPRINT **").LF().Bold(false)
 	}
 	e.Align(Left).Text(rule).LF()
+	if r == nil && len(p.Items) > 0 {
+		lines(itemLines(p.Items, cols, l.money))
+		e.Text(rule).LF()
+	}
 
 	at := p.UpdatedAt
 	if r != nil {

@@ -27,7 +27,12 @@ var at = time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC)
 func paidPayment() *payflow.Payment {
 	return &payflow.Payment{ID: "pay_abcdefghijklmnop", OrderID: "A1-中文订单", Amount: 1250, State: payflow.StatePaid,
 		Channel: "wechat", AuthCodeMasked: "1345**********6789", GatewayOrderNo: "26112153345400000001",
-		ChannelTradeNo: "4200000000000000416372569098", Operator: "收银员 01", CreatedAt: at, UpdatedAt: at}
+		ChannelTradeNo: "4200000000000000416372569098", Operator: "收银员 01", CreatedAt: at, UpdatedAt: at,
+		Items: []payflow.Item{
+			{Name: "拿铁咖啡 Latte", Quantity: 1, Amount: 800},
+			{Name: "Croissant", Quantity: 2, Amount: 300},
+			{Name: "有机燕麦牛奶超大杯加浓缩咖啡 extra shot", Quantity: 1, Amount: 150},
+		}}
 }
 
 func refund() *payflow.Refund {
@@ -76,9 +81,18 @@ func TestReceiptGolden(t *testing.T) {
 				text := doc.Text(l.Paper.Columns)
 				golden(t, name+".txt", []byte(text))
 
-				// Every line fits the paper, counting wide characters twice.
+				// Every line fits the paper, counting wide characters twice,
+				// and item lines end exactly at the right edge.
+				items := 0
 				for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 					assert.LessOrEqual(t, printer.Width(line), l.Paper.Columns, "line %q overflows", line)
+					if strings.Contains(line, " x") && strings.Contains(line, "￥") {
+						items++
+						assert.Equal(t, l.Paper.Columns, printer.Width(line), "item line %q", line)
+					}
+				}
+				if kind == "payment" {
+					assert.Equal(t, 3, items)
 				}
 			})
 		}
