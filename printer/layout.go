@@ -14,7 +14,6 @@ import (
 	"github.com/tillworks/posd/payflow"
 )
 
-
 // Paper is a roll width.
 type Paper struct {
 	MM      int
