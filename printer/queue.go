@@ -18,6 +18,7 @@ type JobStore interface {
 	AddJob(j *store.PrintJob) (bool, error)
 	SaveJob(j *store.PrintJob) error
 	PendingJobs() ([]*store.PrintJob, error)
+	HasJob(id string) (bool, error)
 }
 
 // State is the printer as the queue last saw it.
@@ -104,6 +105,12 @@ func (q *Queue) Receipts(p *payflow.Payment) error {
 }
 
 func (q *Queue) receipt(id string, p *payflow.Payment, r *payflow.Refund) error {
+	// Most calls (every refund event, every payment of the start-up
+	// backlog) find the receipt queued long ago: a read answers that,
+	// without rendering or a write transaction.
+	if queued, err := q.Jobs.HasJob(id); err != nil || queued {
+		return err
+	}
 	data, err := q.Layout.Receipt(p, r, false)
 	if err != nil {
 		return err
@@ -215,7 +222,9 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 			q.Log.Error("cannot read the print queue", "err", err)
 		}
 		if len(jobs) == 0 {
-			q.setState(q.State().State, q.State().Detail, 0)
+			q.mu.Lock()
+			q.st.Pending = 0
+			q.mu.Unlock()
 			select {
 			case <-ctx.Done():
 				return
