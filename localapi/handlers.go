@@ -298,15 +298,8 @@ func emptyOr(r *http.Request, v any) error {
 
 // emptyBody accepts no body, or an empty JSON object.
 func emptyBody(r *http.Request) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("reading the body: %v", err)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
 	var v struct{}
-	return decode(bytes.NewReader(b), &v)
+	return emptyOr(r, &v)
 }
 
 // RefundResponse is the answer of POST /v1/payments/{id}/refunds.

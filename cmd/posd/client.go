@@ -36,13 +36,25 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
 
-// raw fetches a non-JSON answer.
-func (c *apiClient) raw(method, path string) ([]byte, error) {
-	req, err := http.NewRequest(method, c.base+path, nil)
+// raw sends body (JSON-encoded, if not nil) and returns the answer's
+// bytes; an error answer becomes an *apiError.
+func (c *apiClient) raw(method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach posd at %s (is 'posd run' running?): %w", c.base, err)
@@ -56,47 +68,19 @@ func (c *apiClient) raw(method, path string) ([]byte, error) {
 		var eb struct {
 			Error payflow.Error `json:"error"`
 		}
-		json.Unmarshal(b, &eb)
+		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+			return nil, &apiError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(b))}
+		}
 		return nil, &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
 	return b, nil
 }
 
+// do is raw for JSON answers, decoded into out (if not nil).
 func (c *apiClient) do(method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
+	b, err := c.raw(method, path, body)
+	if err != nil || out == nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach posd at %s (is 'posd run' running?): %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error payflow.Error `json:"error"`
-		}
-		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
-			return &apiError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(b))}
-		}
-		return &apiError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
-	}
-	if out == nil {
-		return nil
 	}
 	return json.Unmarshal(b, out)
 }
@@ -244,7 +228,7 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		if *refundID != "" {
 			q += "&refund_id=" + *refundID
 		}
-		b, err := c.raw("GET", path+q)
+		b, err := c.raw("GET", path+q, nil)
 		if err != nil {
 			return 0, err
 		}
