@@ -28,6 +28,8 @@ type fakePrinter struct {
 	mu        sync.Mutex
 	paperOut  bool
 	nearEnd   bool
+	coverOpen bool
+	offline   bool
 	printed   [][]byte // one entry per connection that printed something
 	dropAfter int      // close the first print connection after this many bytes (0: never)
 	dropped   bool
@@ -38,9 +40,16 @@ func (p *fakePrinter) status(n byte) byte {
 	defer p.mu.Unlock()
 	b := byte(0x12)
 	switch n {
+	case 1:
+		if p.offline {
+			b |= 0x08
+		}
 	case 2:
 		if p.paperOut {
 			b |= 0x20
+		}
+		if p.coverOpen {
+			b |= 0x04
 		}
 	case 4:
 		if p.paperOut {
@@ -318,5 +327,39 @@ func TestTransports(t *testing.T) {
 	_, err = tr.Open(context.Background(), "x")
 	if err != nil {
 		assert.Contains(t, err.Error(), "/dev/usb/lp0")
+	}
+}
+
+// TestPrinterStates: each state the printer reports by DLE EOT reaches
+// the device state; only paper near its end still prints.
+func TestPrinterStates(t *testing.T) {
+	for _, tc := range []struct {
+		state  string
+		set    func(p *fakePrinter)
+		prints bool
+	}{
+		{"offline", func(p *fakePrinter) { p.offline = true }, false},
+		{"cover_open", func(p *fakePrinter) { p.coverOpen = true }, false},
+		{"paper_out", func(p *fakePrinter) { p.paperOut = true }, false},
+		{"paper_near_end", func(p *fakePrinter) { p.nearEnd = true }, true},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			fp := &fakePrinter{}
+			tc.set(fp)
+			e := runQueue(t, printer.TCPTransport{Address: fp.listen(t)})
+			require.NoError(t, e.q.Receipts(paidPayment()))
+			e.waitState(t, tc.state)
+			if tc.prints {
+				e.waitEmpty(t)
+				require.Eventually(t, func() bool { return len(fp.jobs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+				assert.Equal(t, "paper_near_end", e.q.State().State, "still says so after printing")
+				return
+			}
+			time.Sleep(300 * time.Millisecond)
+			assert.Empty(t, fp.jobs(), "nothing printed while %s", tc.state)
+			jobs, err := e.st.PendingJobs()
+			require.NoError(t, err)
+			assert.Len(t, jobs, 1, "the receipt waits")
+		})
 	}
 }

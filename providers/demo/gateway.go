@@ -102,12 +102,7 @@ func (g *Gateway) Orders() []Order {
 	defer g.mu.Unlock()
 	out := make([]Order, 0, len(g.orders))
 	for _, o := range g.orders {
-		c := *o
-		c.Refunds = make(map[string]int64, len(o.Refunds))
-		for k, v := range o.Refunds {
-			c.Refunds[k] = v
-		}
-		out = append(out, c)
+		out = append(out, o.copy())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].OrderNo < out[j].OrderNo })
 	return out
@@ -115,12 +110,24 @@ func (g *Gateway) Orders() []Order {
 
 // Order returns a copy of one order.
 func (g *Gateway) Order(orderNo string) (Order, bool) {
-	for _, o := range g.Orders() {
-		if o.OrderNo == orderNo {
-			return o, true
-		}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o, ok := g.orders[orderNo]
+	if !ok {
+		return Order{}, false
 	}
-	return Order{}, false
+	return o.copy(), true
+}
+
+// copy is o with its own refund map; callers hold g.mu.
+func (o *Order) copy() Order {
+	c := *o
+	c.Refunds = make(map[string]int64, len(o.Refunds))
+	for k, v := range o.Refunds {
+		c.Refunds[k] = v
+	}
+	c.refundCalls = nil
+	return c
 }
 
 // saveLocked persists the orders; callers hold g.mu.
