@@ -189,6 +189,32 @@ func TestRefunds(t *testing.T) {
 	assert.Zero(t, f.fake.BadSignatures)
 }
 
+// TestRefundError: REFUND_ERROR leaves the refund needing attention, with
+// the gateway's words, never silently failed, and its amount still counts.
+func TestRefundError(t *testing.T) {
+	f := newFixture(t)
+	eng := f.engine()
+	const code = "134567890123456789"
+	f.fake.SetPlan(code, sqbtest.Plan{RefundError: true})
+	p, _, err := eng.CreatePayment(payflow.NewPayment{OrderID: "A1", Amount: 1000, AuthCode: code})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePaid, settle(t, eng, p.ID).State)
+	_, _, _, err = eng.Refund(p.ID, payflow.NewRefund{RefundID: "R1", Amount: 400})
+	require.NoError(t, err)
+	p = settle(t, eng, p.ID)
+	r := p.Refund("R1")
+	assert.Equal(t, payflow.RefundNeedsAttention, r.State)
+	require.NotNil(t, r.Error)
+	assert.Equal(t, "UNEXPECTED_PROVIDER_ERROR", r.Error.Code)
+	assert.Contains(t, r.Error.Message, "不确定")
+	assert.True(t, p.Attention())
+	assert.Zero(t, p.RefundedAmount)
+	assert.Equal(t, int64(600), p.Refundable(), "an unresolved refund still holds its amount")
+	open, err := eng.Open()
+	require.NoError(t, err)
+	require.Len(t, open, 1, "listed among the payments needing attention")
+}
+
 func TestCheckin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

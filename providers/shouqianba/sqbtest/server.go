@@ -44,6 +44,8 @@ type Plan struct {
 	CancelErrors int
 	// RefundDrops: this many refunds are done, then their answer is lost.
 	RefundDrops int
+	// RefundError: every refund answers REFUND_ERROR (state unknown at the channel).
+	RefundError bool
 	// Payway is the wallet the order is paid with (default "3", WeChat).
 	Payway string
 }
@@ -460,6 +462,8 @@ func (s *Server) refund(w http.ResponseWriter, req map[string]string) {
 			} else {
 				a = bizFail("FAIL", "REFUND_REQUEST_CONFLICT", "重复的退款请求")
 			}
+		} else if s.plans[o.DynamicID].RefundError {
+			a = bizFail("REFUND_ERROR", "UNEXPECTED_PROVIDER_ERROR", "退款失败并且不确定第三方支付通道状态")
 		} else if o.Status != Paid && o.Status != PartialRefunded {
 			a = bizFail("FAIL", "UPAY_REFUND_INVALID_ORDER_STATE", "无法对错误的订单状态执行退款操作")
 		} else if amount > o.Amount-o.Refunded {
