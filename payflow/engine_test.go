@@ -429,7 +429,7 @@ func TestRecovery(t *testing.T) {
 		gw2 := &fakeGateway{query: answer(payflow.Succeeded)}
 		h.gw = gw2
 		h.start()
-		p = h.untilState(p.ID, payflow.StatePaid)
+		h.untilState(p.ID, payflow.StatePaid)
 		assert.Equal(t, 0, gw2.count("pay"), "a journaled pay is never sent again")
 		assert.Equal(t, 1, gw2.count("query"))
 	})
@@ -606,7 +606,7 @@ func TestJournalFailure(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing journaled, nothing sent")
 
 	h.j.failing.Store(false)
-	p = h.untilState(p.ID, payflow.StatePaid)
+	h.untilState(p.ID, payflow.StatePaid)
 	assert.Equal(t, 1, gw.count("pay"), "never sent twice")
 	assert.GreaterOrEqual(t, gw.count("query"), 1)
 }

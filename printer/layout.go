@@ -178,9 +178,7 @@ func itemLines(items []payflow.Item, cols int, money func(int64) string) []strin
 		qty := fmt.Sprintf("x%d", it.Quantity)
 		amt := money(it.Amount)
 		out = append(out, fit(names[0], nameW)+pad(qty, Width(qty), qtyW, Right)+pad(amt, Width(amt), amountW, Right))
-		for _, more := range names[1:] {
-			out = append(out, more)
-		}
+		out = append(out, names[1:]...)
 	}
 	return out
 }

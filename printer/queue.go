@@ -46,7 +46,6 @@ type Queue struct {
 	once sync.Once
 	mu   sync.Mutex
 	st   State
-	seq  int
 }
 
 func (q *Queue) init() {

@@ -49,7 +49,11 @@ func posdBinary(t *testing.T) string {
 		if runtime.GOOS == "windows" {
 			binPath += ".exe"
 		}
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = fmt.Errorf("the crash tests build posd and need the go command on PATH: %w", err)
+			return
+		}
 		out, err := exec.Command(gobin, "build", "-tags", "failpoints", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("building posd: %v\n%s", err, out)

@@ -99,7 +99,7 @@ func TestClientCommands(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "收款凭证")
 	png := filepath.Join(t.TempDir(), "r.png")
-	code, out, errs = cli("receipt", id, "--png", png)
+	code, _, errs = cli("receipt", id, "--png", png)
 	if code == 0 {
 		b, _ := os.ReadFile(png)
 		assert.Equal(t, "\x89PNG", string(b[:4]))

@@ -170,6 +170,7 @@ func TestRefunds(t *testing.T) {
 	// retry with the same refund_request_no is answered from its record.
 	_, r, _, err := eng.Refund(p.ID, payflow.NewRefund{RefundID: "R1", Amount: 300})
 	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundRefunding, r.State, "journaled before it is sent")
 	p = settle(t, eng, p.ID)
 	r = p.Refund("R1")
 	assert.Equal(t, payflow.RefundRefunded, r.State)
