@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tillworks/posd/payflow"
-	"github.com/tillworks/posd/scanner"
 )
 
 // maxBody bounds a request body.
@@ -391,11 +390,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 // DeviceList is the answer of GET /v1/devices.
 type DeviceList struct {
-	Devices []scanner.DeviceStatus `json:"devices"`
+	Devices []payflow.DeviceStatus `json:"devices"`
 }
 
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
-	out := DeviceList{Devices: []scanner.DeviceStatus{}}
+	out := DeviceList{Devices: []payflow.DeviceStatus{}}
 	if s.opt.Devices != nil {
 		out.Devices = append(out.Devices, s.opt.Devices()...)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
-	"github.com/tillworks/posd/scanner"
 )
 
 // Options configure a Server.
@@ -30,7 +29,7 @@ type Options struct {
 	Provider       string
 	TillID         string
 	JournalCheck   func() error
-	Devices        func() []scanner.DeviceStatus // scanners and printers; nil: none
+	Devices        func() []payflow.DeviceStatus // scanners and printers; nil: none
 	Printer        *printer.Queue                // nil: no receipts
 	Logger         *slog.Logger
 	Now            func() time.Time

@@ -34,6 +34,19 @@ type DeviceEvent struct {
 	Detail string `json:"detail,omitempty"`
 }
 
+// DeviceStatus is a scanner or the printer as GET /v1/devices shows it.
+type DeviceStatus struct {
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"` // scanner | printer
+	Type       string    `json:"type"` // serial | hid; file | tcp | serial | usb
+	State      string    `json:"state"`
+	Detail     string    `json:"detail,omitempty"`
+	Since      time.Time `json:"since"`
+	Scans      int       `json:"scans"`
+	LastScanAt time.Time `json:"last_scan_at,omitzero"`
+	Printed    int       `json:"printed,omitempty"` // printers: receipts printed since start
+}
+
 // Bus fans events out to subscribers. A subscriber that falls behind loses
 // events rather than stalling the engine; it can re-read state from the API.
 type Bus struct {

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/tillworks/posd/payflow"
 )
 
 // Source is one scanner. Run connects to it, calls connected once it
@@ -31,19 +33,6 @@ const (
 	StateUnsupported  = "unsupported"
 )
 
-// DeviceStatus is a configured scanner as GET /v1/devices shows it.
-type DeviceStatus struct {
-	Name       string    `json:"name"`
-	Kind       string    `json:"kind"` // scanner
-	Type       string    `json:"type"` // serial | hid
-	State      string    `json:"state"`
-	Detail     string    `json:"detail,omitempty"`
-	Since      time.Time `json:"since"`
-	Scans      int       `json:"scans"`
-	LastScanAt time.Time `json:"last_scan_at,omitzero"`
-	Printed    int       `json:"printed,omitempty"` // printers: receipts printed since start
-}
-
 // DebounceWindow is how long the same code counts as one scan: a scanner
 // that reads a phone twice in a row sends it twice.
 const DebounceWindow = 1500 * time.Millisecond
@@ -57,25 +46,25 @@ const retryInterval = 500 * time.Millisecond
 type Manager struct {
 	sources []Source
 	scan    func(code, device string)
-	state   func(DeviceStatus)
+	state   func(payflow.DeviceStatus)
 	log     *slog.Logger
 	now     func() time.Time
 
 	mu       sync.Mutex
-	status   map[string]*DeviceStatus
+	status   map[string]*payflow.DeviceStatus
 	lastCode string
 	lastAt   time.Time
 }
 
 // NewManager returns a manager that hands each (debounced) code to scan
 // and each device state change to state; either may be nil.
-func NewManager(sources []Source, scan func(code, device string), state func(DeviceStatus), log *slog.Logger) *Manager {
+func NewManager(sources []Source, scan func(code, device string), state func(payflow.DeviceStatus), log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{sources: sources, scan: scan, state: state, log: log, now: time.Now, status: map[string]*DeviceStatus{}}
+	m := &Manager{sources: sources, scan: scan, state: state, log: log, now: time.Now, status: map[string]*payflow.DeviceStatus{}}
 	for _, s := range sources {
-		m.status[s.Name()] = &DeviceStatus{Name: s.Name(), Kind: "scanner", Type: s.Kind(), State: StateConnecting, Since: m.now()}
+		m.status[s.Name()] = &payflow.DeviceStatus{Name: s.Name(), Kind: "scanner", Type: s.Kind(), State: StateConnecting, Since: m.now()}
 	}
 	return m
 }
@@ -162,10 +151,10 @@ func (m *Manager) emit(name, code string) {
 }
 
 // Devices returns the configured scanners' states, by name.
-func (m *Manager) Devices() []DeviceStatus {
+func (m *Manager) Devices() []payflow.DeviceStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]DeviceStatus, 0, len(m.status))
+	out := make([]payflow.DeviceStatus, 0, len(m.status))
 	for _, st := range m.status {
 		out = append(out, *st)
 	}

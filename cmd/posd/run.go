@@ -240,17 +240,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 				log.Warn("scan not used", "scanner", device, "code", payflow.MaskCode(code), "reason", err)
 			}
 		},
-		func(st scanner.DeviceStatus) {
+		func(st payflow.DeviceStatus) {
 			bus.Publish(payflow.Event{Type: "device", At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
 		}, log)
 	go scanners.Run(ctx)
-	devices := func() []scanner.DeviceStatus {
+	devices := func() []payflow.DeviceStatus {
 		ps := queue.State()
 		detail := queue.Transport.Target()
 		if ps.Detail != "" {
 			detail += ": " + ps.Detail
 		}
-		return append(scanners.Devices(), scanner.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
+		return append(scanners.Devices(), payflow.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
 			State: ps.State, Detail: detail, Since: ps.Since, Printed: ps.Printed})
 	}
 

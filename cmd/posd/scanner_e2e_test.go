@@ -30,7 +30,7 @@ func TestScannerEndToEnd(t *testing.T) {
 	e.addConfig(fmt.Sprintf("[[scanner]]\nname = \"front\"\ntype = \"serial\"\nport = %q\nsuffix = \"cr\"\n", pty.Scanner))
 	d := e.start("")
 
-	device := func() scanner.DeviceStatus {
+	device := func() payflow.DeviceStatus {
 		var l localapi.DeviceList
 		require.Equal(t, 200, d.request("GET", "/v1/devices", nil, &l))
 		for _, dev := range l.Devices {
@@ -39,7 +39,7 @@ func TestScannerEndToEnd(t *testing.T) {
 			}
 		}
 		t.Fatalf("no scanner front in %+v", l.Devices)
-		return scanner.DeviceStatus{}
+		return payflow.DeviceStatus{}
 	}
 	require.Eventually(t, func() bool { return device().State == scanner.StateConnected }, 10*time.Second, 10*time.Millisecond)
 
