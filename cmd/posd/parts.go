@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
+	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/providers/shouqianba"
+	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/store"
+)
+
+// newPrinter builds the receipt queue for the configured printer.
+func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer.Queue, error) {
+	layout, err := printerLayout(cfg)
+	if err != nil {
+		return nil, err
+	}
+	target := cfg.Printer.Address
+	if cfg.Printer.Type == "file" {
+		target = cfg.Printer.Dir
+		if target == "" {
+			target = filepath.Join(cfg.DataDir, "receipts")
+		}
+	}
+	tr, err := printer.NewTransport(cfg.Printer.Type, target, cfg.Printer.Baud)
+	if err != nil {
+		return nil, &config.Error{Key: "printer", Msg: err.Error()}
+	}
+	if ft, ok := tr.(printer.FileTransport); ok {
+		ft.Columns = layout.Paper.Columns
+		tr = ft
+	}
+	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log}, nil
+}
+
+func printerLayout(cfg *config.Config) (printer.Layout, error) {
+	paper, err := printer.PaperFor(cfg.Printer.WidthMM)
+	if err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer.width_mm", Msg: err.Error()}
+	}
+	cs, err := printer.LookupCharset(cfg.Printer.Encoding)
+	if err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer.encoding", Msg: err.Error()}
+	}
+	l := printer.Layout{Paper: paper, Charset: cs, StoreName: cfg.Printer.StoreName, TillID: cfg.TillID,
+		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer}
+	if cfg.Printer.Logo != "" {
+		if l.Logo, err = printer.LoadLogo(cfg.Printer.Logo, paper); err != nil {
+			return l, &config.Error{Key: "printer.logo", Msg: err.Error()}
+		}
+	}
+	return l, nil
+}
+
+// buildScanners makes the configured [[scanner]] sources; a mistake is a
+// configuration error naming the scanner.
+func buildScanners(cfg *config.Config) ([]scanner.Source, error) {
+	var out []scanner.Source
+	for i, sc := range cfg.Scanners {
+		var src scanner.Source
+		var err error
+		switch sc.Type {
+		case "serial":
+			src, err = scanner.NewSerial(scanner.SerialConfig{
+				Name: sc.Name, Port: sc.Port, USB: sc.USB, Serial: sc.Serial, Baud: sc.Baud, DataBits: sc.DataBits,
+				Parity: sc.Parity, StopBits: sc.StopBits, Suffix: scanner.Suffix(sc.Suffix), Gap: sc.Gap.Duration,
+				StripPrefix: sc.StripPrefix, StripSuffix: sc.StripSuffix,
+			})
+		case "hid":
+			iface := -1
+			if sc.Interface != nil {
+				iface = *sc.Interface
+			}
+			src, err = scanner.NewHID(scanner.HIDConfig{Name: sc.Name, USB: sc.USB, Serial: sc.Serial, Interface: iface, Format: sc.Format})
+		}
+		if err != nil {
+			return nil, &config.Error{Key: fmt.Sprintf("scanner[%d]", i), Msg: err.Error()}
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// recentPayments are yesterday's and today's: those whose receipts a crash
+// may have kept from printing.
+func recentPayments(st *store.Store) ([]*payflow.Payment, error) {
+	now := time.Now()
+	var all []*payflow.Payment
+	for _, d := range []time.Time{now.AddDate(0, 0, -1), now} {
+		ps, err := st.Day(d.Format(time.DateOnly))
+		if err != nil {
+			return all, err
+		}
+		all = append(all, ps...)
+	}
+	return all, nil
+}
+
+// newProvider builds the configured gateway client.
+func newProvider(ctx context.Context, cfg *config.Config, log *slog.Logger) (payflow.Provider, error) {
+	switch cfg.Provider.Name {
+	case "demo":
+		url := cfg.Provider.Demo.GatewayURL
+		if url == "" {
+			gw, err := demo.NewGateway(filepath.Join(cfg.DataDir, "demo-gateway.json"), cfg.Provider.Demo.Delay.Duration)
+			if err != nil {
+				return nil, err
+			}
+			if url, err = demo.Serve(ctx, gw, log); err != nil {
+				return nil, err
+			}
+			log.Info("demo gateway simulator running", "url", url)
+		}
+		return demo.NewClient(url, 10*time.Second), nil
+	case "shouqianba":
+		q := cfg.Provider.Shouqianba
+		c, err := shouqianba.New(shouqianba.Options{
+			BaseURL: q.BaseURL, DeviceID: q.DeviceID, TillID: cfg.TillID,
+			PayTimeout: q.PayRequestTimeout.Duration, CallTimeout: q.CallTimeout.Duration,
+			Terminal: sqbTerminalFile(cfg), Initial: shouqianba.Terminal{SN: q.TerminalSN, Key: q.TerminalKey},
+			Logger: log,
+		})
+		if errors.Is(err, shouqianba.ErrNotActivated) {
+			return nil, &config.Error{Key: "provider.shouqianba", Msg: err.Error()}
+		}
+		return c, err
+	}
+	return nil, &config.Error{Key: "provider.name", Msg: fmt.Sprintf("%q is not available in this build", cfg.Provider.Name)}
+}
+
+func prune(st *store.Store, cfg *config.Config, log *slog.Logger) {
+	cutoff := time.Now().AddDate(0, 0, -cfg.Store.RetentionDays)
+	n, err := st.Prune(cutoff)
+	if err != nil {
+		log.Error("pruning old payments failed", "err", err)
+	} else if n > 0 {
+		log.Info("pruned settled payments past retention", "count", n, "before", cutoff.Format(time.DateOnly))
+	}
+}
+
+func pruneDaily(ctx context.Context, st *store.Store, cfg *config.Config, log *slog.Logger) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			prune(st, cfg, log)
+		}
+	}
+}
