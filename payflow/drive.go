@@ -3,6 +3,8 @@ package payflow
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tillworks/posd/internal/failpoint"
@@ -55,10 +57,10 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 			// The code is in memory from the scan until the pay is
 			// answered; without it (after a restart) the pay may or may
 			// not have left: ask the gateway, never send it again.
-			if code := e.code(p.ID); code == "" {
+			if e.code(p.ID) == "" {
 				e.resolvePaying(p)
 			} else {
-				e.pay(p, code, d)
+				e.pay(p, d)
 			}
 		case StateInDoubt:
 			e.poll(p, d, recovered)
@@ -92,16 +94,27 @@ func (e *Engine) awaitScan(p *Payment, d *driver) {
 }
 
 // pay sends the journaled pay request. Its context ends at the pay
-// deadline, or when the cashier aborts.
-func (e *Engine) pay(p *Payment, code string, d *driver) {
+// deadline, or when the cashier aborts. The payment code is the token to
+// send: the driver takes it under the engine's lock, and an abort that
+// comes first removes it, so a pay never leaves after its abort was
+// journaled.
+func (e *Engine) pay(p *Payment, d *driver) {
+	if e.beforePay != nil {
+		e.beforePay()
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	e.mu.Lock()
-	d.stopPay = cancel
+	code := e.codes[p.ID]
+	if code == "" || e.closed {
+		e.mu.Unlock()
+		return // aborted before it was sent, or shutting down: the driver re-reads the journal
+	}
+	d.sending, d.stopPay = true, cancel
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
-		d.stopPay = nil
+		d.sending, d.stopPay = false, nil
 		e.mu.Unlock()
 	}()
 	stopTimer := e.cancelAfter(ctx, cancel, p.PayStartedAt.Add(e.cfg.PayTimeout).Sub(e.clock.Now()))
@@ -121,12 +134,21 @@ func (e *Engine) pay(p *Payment, code string, d *driver) {
 	if e.ctx.Err() != nil {
 		return // shutting down: leave it paying, recovery queries it
 	}
-	t, in := outcomeTrigger(o, err)
+	t, in := e.judge(p, o, err)
 	in.Code = code // to mask it should the gateway echo it
 	if err != nil && errors.Is(err, ErrNotSent) {
 		t = TrigNotSent
+		if ctx.Err() != nil && e.aborting(p.ID) {
+			t, in.Note = TrigAbort, "aborted by the cashier before the pay request was sent"
+		}
 	}
 	e.stepLogged(p.ID, t, in)
+}
+
+// aborting reports whether the cashier has asked to abort payment id.
+func (e *Engine) aborting(id string) bool {
+	p, err := e.j.Get(id)
+	return err == nil && p.AbortRequested
 }
 
 // cancelAfter cancels ctx after d on the engine's clock.
@@ -150,7 +172,10 @@ func (e *Engine) resolvePaying(p *Payment) {
 	if e.ctx.Err() != nil {
 		return
 	}
-	t, in := outcomeTrigger(o, err)
+	t, in := e.judge(p, o, err)
+	if t == TrigNotFound {
+		in.Note = "the gateway has no such order yet; the pay may still land: polling until pay_timeout, then cancelling"
+	}
 	e.stepLogged(p.ID, t, in)
 }
 
@@ -172,12 +197,18 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 	if e.ctx.Err() != nil {
 		return
 	}
-	if t, in := outcomeTrigger(o, err); t != TrigUncertain {
+	switch t, in := e.judge(p, o, err); t {
+	case TrigUncertain, TrigNotFound:
+		// Not found is not final while the pay window is open: a gateway
+		// may record the order late. At the deadline the cancel settles it.
+		if err != nil {
+			e.log.Warn("query failed; will ask again", "payment", p.ID, "err", p.Scrub(err.Error()))
+		}
+	case TrigMismatch:
+		e.stepLogged(p.ID, t, in)
+	default:
 		e.stepLogged(p.ID, t, in)
 		return
-	}
-	if err != nil {
-		e.log.Warn("query failed; will ask again", "payment", p.ID, "err", err)
 	}
 	if wait := min(e.cfg.PollInterval, deadline.Sub(e.clock.Now())); !recovered {
 		e.sleep(wait, d.wake)
@@ -193,6 +224,13 @@ func (e *Engine) cancelOnce(p *Payment) {
 	if e.ctx.Err() != nil {
 		return
 	}
+	var note string
+	if err == nil {
+		if why := mismatch(o, p.GatewayOrderNo, p.GatewayTradeNo, p.Amount); why != "" {
+			e.log.Warn("cancel answered about another order; not taken as cancelled", "payment", p.ID, "mismatch", why)
+			o, note = Outcome{Code: o.Code, Raw: o.Raw}, "answer ignored: "+why
+		}
+	}
 	if err == nil && (o.Kind == Succeeded || o.Kind == NotFound) {
 		in := Input{Outcome: o}
 		if o.Kind == NotFound {
@@ -201,7 +239,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 		e.stepLogged(p.ID, TrigCancelled, in)
 		return
 	}
-	in := Input{Outcome: o}
+	in := Input{Outcome: o, Note: note}
 	if err != nil {
 		in.Note = err.Error()
 	}
@@ -209,7 +247,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 		e.stepLogged(p.ID, TrigGiveUp, in)
 		return
 	}
-	e.log.Warn("cancel failed; will retry", "payment", p.ID, "attempt", p.CancelAttempts, "gateway_code", o.Code, "err", err)
+	e.log.Warn("cancel failed; will retry", "payment", p.ID, "attempt", p.CancelAttempts, "gateway_code", p.Scrub(o.Code), "err", p.Scrub(fmt.Sprint(err)))
 	if !e.sleep(e.cfg.CancelRetryInterval, nil) {
 		return
 	}
@@ -250,8 +288,49 @@ func outcomeTrigger(o Outcome, err error) (Trigger, Input) {
 		return TrigNotFound, in
 	case Broken:
 		return TrigBroken, in
+	case Conflict:
+		return TrigConflict, in
 	}
 	return TrigUncertain, in
+}
+
+// judge maps a gateway's answer about payment p to the trigger it fires,
+// after holding it against what was asked: an answer that names another
+// order or amount is no outcome. It is in doubt, its ids are not kept (a
+// foreign sn would direct later cancels and refunds at someone else's
+// order), and after maxMismatches such answers a person must look.
+func (e *Engine) judge(p *Payment, o Outcome, err error) (Trigger, Input) {
+	t, in := outcomeTrigger(o, err)
+	if err != nil {
+		return t, in
+	}
+	why := mismatch(o, p.GatewayOrderNo, p.GatewayTradeNo, p.Amount)
+	if why == "" {
+		return t, in
+	}
+	e.log.Warn("gateway answered about another order; not taken as an outcome", "payment", p.ID, "mismatch", why, "gateway_code", p.Scrub(o.Code))
+	in = Input{Outcome: Outcome{Code: o.Code, Raw: o.Raw}, Note: "answer ignored: " + why}
+	if p.State != StatePaying && p.Mismatches+1 >= maxMismatches {
+		return TrigSuspect, in
+	}
+	return TrigMismatch, in
+}
+
+// mismatch says how an answer's order identity differs from the order
+// asked about, or "" when it does not. Fields the answer leaves empty are
+// not held against it.
+func mismatch(o Outcome, orderNo, tradeNo string, amount int64) string {
+	var why []string
+	if o.OrderNo != "" && o.OrderNo != orderNo {
+		why = append(why, fmt.Sprintf("order number %s, not %s", o.OrderNo, orderNo))
+	}
+	if tradeNo != "" && o.GatewayTradeNo != "" && o.GatewayTradeNo != tradeNo {
+		why = append(why, fmt.Sprintf("gateway order %s, not %s", o.GatewayTradeNo, tradeNo))
+	}
+	if o.Amount != 0 && o.Amount != amount {
+		why = append(why, fmt.Sprintf("%d fen, not %d", o.Amount, amount))
+	}
+	return strings.Join(why, "; ")
 }
 
 // startRefundLocked starts the goroutine that settles one refund.
@@ -273,9 +352,10 @@ func (e *Engine) startRefundLocked(paymentID, refundID string, recovered bool) {
 	}()
 }
 
-// driveRefund sends the refund and, while its outcome is unknown, sends it
-// again with the same refund number every poll_interval until the gateway
-// answers for sure. The number makes the gateway refund at most once.
+// driveRefund sends the refund and, while its outcome is unknown, asks the
+// gateway about it (where it can) or sends it again with the same refund
+// number, backing off, until the gateway answers for sure or
+// refund_attempts run out. The number makes the gateway refund at most once.
 func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 	for e.ctx.Err() == nil {
 		p, err := e.j.Get(paymentID)
@@ -287,35 +367,91 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 		if r == nil || r.State.Terminal() {
 			return
 		}
+		req := RefundRequest{
+			OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, RequestNo: r.RequestNo,
+			Amount: r.Amount, PaymentAmount: p.Amount, Reason: r.Reason, Operator: p.Operator, TillID: p.TillID,
+		}
 		switch r.State {
 		case RefundInDoubt:
-			if !e.sleep(e.cfg.PollInterval, nil) {
+			if r.Attempts >= e.cfg.RefundAttempts {
+				e.stepRefund(paymentID, refundID, TrigGiveUp, Input{Note: "refund_attempts used up"})
+				continue
+			}
+			if !e.sleep(min(e.cfg.PollInterval*time.Duration(r.Attempts), time.Minute), nil) {
 				return
+			}
+			if t, in, ok := e.askRefund(p, r, req); ok {
+				e.stepRefund(paymentID, refundID, t, in)
+				continue
 			}
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
 			failpoint.Hit("refund-journaled")
-			o, err := e.prov.Refund(e.ctx, RefundRequest{
-				OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, RequestNo: r.RequestNo,
-				Amount: r.Amount, PaymentAmount: p.Amount, Reason: r.Reason, Operator: p.Operator, TillID: p.TillID,
-			})
+			o, err := e.prov.Refund(e.ctx, req)
 			failpoint.Hit("refund-answered")
 			if e.ctx.Err() != nil {
 				return
 			}
-			t, in := outcomeTrigger(o, err)
-			if t == TrigNotFound {
-				t = TrigFailed
-			}
-			// A refund that never left fails, but only on its first try: a
-			// retry's earlier attempts may have reached the gateway.
-			if err != nil && errors.Is(err, ErrNotSent) && r.Attempts == 1 && !recovered {
+			// A retry is any attempt after one that may have reached the
+			// gateway: a second send, or the first after a restart.
+			retry := r.Attempts > 1 || recovered
+			t, in := e.judgeRefund(p, r, o, err)
+			switch {
+			case t == TrigNotFound && !retry:
+				t = TrigFailed // the gateway has no such order to refund
+			case (t == TrigFailed || t == TrigNotFound) && retry:
+				// "Invalid order state" and the like after an attempt that
+				// may have refunded: that attempt is why. Unknown, not failed.
+				t, in.Note = TrigUncertain, "refused on a retry; an earlier attempt may have refunded: "+orUnknown(o.Message)
+			case err != nil && errors.Is(err, ErrNotSent) && !retry:
+				// A refund that never left fails, but only on its first
+				// try: a retry's earlier attempts may have reached the gateway.
 				t = TrigNotSent
 			}
 			e.stepRefund(paymentID, refundID, t, in)
 		}
 		recovered = false
 	}
+}
+
+// askRefund asks a gateway that can look refunds up what became of r.
+// ok is false when it cannot tell (or cannot be asked): then the refund is
+// sent again with its number.
+func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, Input, bool) {
+	rq, can := e.prov.(RefundQuerier)
+	if !can {
+		return "", Input{}, false
+	}
+	o, err := rq.QueryRefund(e.ctx, req)
+	if e.ctx.Err() != nil {
+		return "", Input{}, false
+	}
+	t, in := e.judgeRefund(p, r, o, err)
+	switch t {
+	case TrigSucceeded, TrigFailed, TrigSuspect:
+		return t, in, true
+	}
+	return "", Input{}, false
+}
+
+// judgeRefund is judge for refund answers: they must be about p's order
+// and its amount.
+func (e *Engine) judgeRefund(p *Payment, r *Refund, o Outcome, err error) (Trigger, Input) {
+	t, in := outcomeTrigger(o, err)
+	if err != nil {
+		in.Note = p.Scrub(in.Note)
+		return t, in
+	}
+	why := mismatch(o, p.GatewayOrderNo, "", p.Amount)
+	if why == "" {
+		return t, in
+	}
+	e.log.Warn("gateway answered a refund about another order; not taken as an outcome", "payment", p.ID, "refund", r.ID, "mismatch", why)
+	in = Input{Outcome: Outcome{Code: o.Code, Raw: o.Raw}, Note: "answer ignored: " + why}
+	if r.Mismatches+1 >= maxMismatches {
+		return TrigSuspect, in
+	}
+	return TrigMismatch, in
 }
 
 func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +23,13 @@ type Config struct {
 	CancelRetryInterval time.Duration
 	CancelAttempts      int
 	ScanTimeout         time.Duration // an unscanned payment expires after this
+	// RefundAttempts bounds how often a refund whose outcome is unknown is
+	// sent (or asked about); then it needs attention. Zero: 20.
+	RefundAttempts int
 }
+
+// DefaultRefundAttempts is Config.RefundAttempts when none is set.
+const DefaultRefundAttempts = 20
 
 // Classifier checks a scanned code and names its wallet ("wechat",
 // "alipay", ...). It returns an error wrapping ErrInvalidCode for anything
@@ -60,11 +68,17 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	beforePay func() // tests: runs as a driver is about to send a pay
 }
 
 type driver struct {
 	wake    chan struct{} // nudges the goroutine after an abort or scan
 	stopPay context.CancelFunc
+	// sending is set, under Engine.mu, when the driver has taken the
+	// payment code to send the pay: from then on an abort can only ask
+	// for the pay's answer to be cancelled.
+	sending bool
 }
 
 // NewEngine returns an engine; Start resumes journaled work and opens it for
@@ -84,6 +98,9 @@ func NewEngine(cfg Config, j Journal, prov Provider, opt Options) *Engine {
 	}
 	if cfg.CancelAttempts < 1 {
 		cfg.CancelAttempts = 1
+	}
+	if cfg.RefundAttempts < 1 {
+		cfg.RefundAttempts = DefaultRefundAttempts
 	}
 	return &Engine{
 		cfg: cfg, j: j, prov: prov,
@@ -231,7 +248,7 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 	if n.AuthCode == "" && e.waiting != "" {
 		return nil, false, fmt.Errorf("%w: payment %s; scan, cancel or wait for it first", ErrScannerBusy, e.waiting)
 	}
-	orderNo, err := e.newNumber()
+	orderNo, err := e.newNumber(false)
 	if err != nil {
 		return nil, false, err
 	}
@@ -306,16 +323,23 @@ func (e *Engine) Abort(id string) (*Payment, error) {
 	case StateInDoubt:
 		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier while in doubt"})
 	case StatePaying:
-		p.AbortRequested = true
-		p.History = append(p.History, HistoryEntry{At: e.clock.Now(), State: p.State, Trigger: "abort", Note: "abort requested while the pay request is in flight"})
-		if err := e.j.Save(p); err != nil {
+		d := e.drivers[id]
+		if e.codes[id] != "" && (d == nil || !d.sending) {
+			// The pay has not been handed to the gateway client, and with
+			// its code gone (stepLocked forgets it) it never will be.
+			return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier before the pay request was sent"})
+		}
+		if p.AbortRequested {
+			return p.Clone(), nil
+		}
+		p, err := e.stepLocked(id, TrigAbortRequest, Input{Note: "abort requested while the pay request is in flight; cancelled at the gateway once it answers"})
+		if err != nil {
 			return nil, err
 		}
-		if d := e.drivers[id]; d != nil && d.stopPay != nil {
+		if d != nil && d.stopPay != nil {
 			d.stopPay()
 		}
-		e.publish(p)
-		return p.Clone(), nil
+		return p, nil
 	case StateNeedsAttention:
 		p, err := e.stepLocked(id, TrigRetry, Input{Note: "cancel retried by an operator"})
 		if err == nil {
@@ -370,7 +394,7 @@ func (e *Engine) Refund(id string, n NewRefund) (p *Payment, r *Refund, created 
 	if left := p.Refundable(); n.Amount > left {
 		return p, nil, false, fmt.Errorf("%w: %d fen asked, %d fen left of %d paid", ErrRefundTooLarge, n.Amount, left, p.Amount)
 	}
-	no, err := e.newNumber()
+	no, err := e.newNumber(true)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -499,11 +523,16 @@ func (e *Engine) publishRefund(p *Payment, r *Refund) {
 	e.bus.Publish(Event{Type: "refund", At: r.UpdatedAt, Payment: c, Refund: c.Refund(r.ID)})
 }
 
-// newNumber makes a gateway order or refund number: 20 digits, the local
-// date, six digits from the till id, and eight from the journal's sequence,
-// so numbers are unique per till and readable in a merchant console.
-// Callers hold e.mu.
-func (e *Engine) newNumber() (string, error) {
+// newNumber makes a gateway order number (26 digits: the local date, six
+// digits from the till id, eight from the journal's sequence and six
+// random ones) or refund number (20 digits, the most Shouqianba takes: the
+// date, six of the sequence and eight random). The sequence keeps numbers
+// readable and ordered in a merchant console; the random part keeps them
+// unique when the sequence cannot be trusted: a journal restored from a
+// backup or lost, bbolt falling back to its older meta page, two tills
+// with the same till_id. A repeated number would let the gateway answer
+// about an earlier customer's order. Callers hold e.mu.
+func (e *Engine) newNumber(refund bool) (string, error) {
 	if e.seqNext == e.seqEnd {
 		first, err := e.j.ReserveSeq(seqBlock)
 		if err != nil {
@@ -513,9 +542,29 @@ func (e *Engine) newNumber() (string, error) {
 	}
 	seq := e.seqNext
 	e.seqNext++
+	date := e.clock.Now().Format("060102")
+	if refund {
+		return fmt.Sprintf("%s%06d%s", date, seq%1000000, randomDigits(8)), nil
+	}
 	h := fnv.New32a()
 	h.Write([]byte(e.cfg.TillID))
-	return fmt.Sprintf("%s%06d%08d", e.clock.Now().Format("060102"), h.Sum32()%1000000, seq%100000000), nil
+	return fmt.Sprintf("%s%06d%08d%s", date, h.Sum32()%1000000, seq%100000000, randomDigits(6)), nil
+}
+
+// randomDigits returns n (at most 18) decimal digits from crypto/rand.
+func randomDigits(n int) string {
+	limit := uint64(1)
+	for range n {
+		limit *= 10
+	}
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		v := binary.BigEndian.Uint64(b[:])
+		if v < math.MaxUint64-math.MaxUint64%limit { // no modulo bias
+			return fmt.Sprintf("%0*d", n, v%limit)
+		}
+	}
 }
 
 // seqBlock is how many numbers the engine reserves in one journal write;

@@ -79,6 +79,8 @@ type fakeGateway struct {
 	query    func(n int) (payflow.Outcome, error)
 	cancel   func(n int) (payflow.Outcome, error)
 	refund   func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
+	// queryRefund, when set, makes the gateway a payflow.RefundQuerier.
+	queryRefund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
 	calls    []string
 	counts   map[string]int
 	refNos   []string
@@ -178,6 +180,8 @@ type harness struct {
 	gw    *fakeGateway
 	eng   *payflow.Engine
 	j     *flakyJournal
+	cfg   payflow.Config
+	hook  func(*payflow.Engine) // run on every new engine, before Start
 }
 
 // flakyJournal fails writes while failing is set, like a full disk.
@@ -207,7 +211,7 @@ func (f *flakyJournal) Create(p *payflow.Payment) (*payflow.Payment, error) {
 
 func newHarness(t *testing.T, gw *fakeGateway) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), gw: gw}
+	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), gw: gw, cfg: testCfg}
 	h.start()
 	return h
 }
@@ -218,7 +222,10 @@ func (h *harness) start() {
 	require.NoError(h.t, err)
 	h.st = st
 	h.j = &flakyJournal{Journal: st}
-	h.eng = payflow.NewEngine(testCfg, h.j, h.gw, payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	h.eng = payflow.NewEngine(h.cfg, h.j, h.provider(), payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	if h.hook != nil {
+		h.hook(h.eng)
+	}
 	require.NoError(h.t, h.eng.Start(context.Background()))
 	h.t.Cleanup(h.stop)
 }
@@ -231,6 +238,22 @@ func (h *harness) stop() {
 		h.st.Close()
 		h.eng = nil
 	}
+}
+
+// provider is the fake gateway, with refund look-ups when it has them.
+func (h *harness) provider() payflow.Provider {
+	if h.gw.queryRefund != nil {
+		return refundQuerier{h.gw}
+	}
+	return h.gw
+}
+
+type refundQuerier struct{ *fakeGateway }
+
+func (g refundQuerier) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	return g.queryRefund(r, g.record("query_refund"))
 }
 
 func (h *harness) restart() {

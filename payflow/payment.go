@@ -5,6 +5,7 @@
 package payflow
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
@@ -31,6 +32,7 @@ type Payment struct {
 	RefundedAmount int64          `json:"refunded_amount"`
 	Error          *Error         `json:"error"`
 	CancelAttempts int            `json:"cancel_attempts,omitempty"`
+	Mismatches     int            `json:"mismatches,omitempty"` // answers that named another order or amount
 	AbortRequested bool           `json:"abort_requested,omitempty"`
 	CreatedAt      time.Time      `json:"created_at"`
 	UpdatedAt      time.Time      `json:"updated_at"`
@@ -56,6 +58,7 @@ type Refund struct {
 	State           RefundState    `json:"state"`
 	GatewayRefundNo string         `json:"gateway_refund_no,omitempty"`
 	Attempts        int            `json:"attempts"`
+	Mismatches      int            `json:"mismatches,omitempty"`
 	Error           *Error         `json:"error,omitempty"`
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
@@ -148,6 +151,28 @@ func (p *Payment) Clone() *Payment {
 	}
 	return &c
 }
+
+// Scrub masks every copy of p's payment code in s: the full code when it
+// is still in memory, else any run of digits that masks to the code's
+// masked form. A gateway may echo the code in its words ("付款码 … 无效")
+// long after posd forgot it.
+func (p *Payment) Scrub(s string) string {
+	if p.AuthCode != "" {
+		s = strings.ReplaceAll(s, p.AuthCode, MaskCode(p.AuthCode))
+	}
+	m := p.AuthCodeMasked
+	if len(m) < 9 || !strings.ContainsAny(s, "0123456789") {
+		return s
+	}
+	return digitRuns.ReplaceAllStringFunc(s, func(run string) string {
+		if len(run) == len(m) && MaskCode(run) == m {
+			return m
+		}
+		return run
+	})
+}
+
+var digitRuns = regexp.MustCompile(`[0-9]{9,}`)
 
 // MaskCode hides the middle of a payment code so that logs and the API can
 // show which code it was without letting anyone reuse it.

@@ -31,8 +31,12 @@ const (
 	Succeeded              // paid / cancelled / refunded as asked
 	Failed                 // declined or closed; nothing was charged (for Pay/Query) or refunded
 	InProgress             // accepted, not final yet (customer entering a password)
-	NotFound               // the gateway has no such order: the request never landed
+	NotFound               // the gateway has no such order (yet: it may record a pay late)
 	Broken                 // the order is in an error state only a person can resolve
+	// Conflict: the gateway says our order (or refund) number is already
+	// taken by another request. posd never sends a pay twice, so the
+	// number belongs to an order posd may not know: a person must look.
+	Conflict
 )
 
 func (k Kind) String() string {
@@ -47,6 +51,8 @@ func (k Kind) String() string {
 		return "not_found"
 	case Broken:
 		return "broken"
+	case Conflict:
+		return "conflict"
 	}
 	return "unknown"
 }
@@ -61,6 +67,14 @@ type Outcome struct {
 	ChannelTradeNo string // the wallet's trade number
 	Channel        string // wallet: alipay, wechat, unionpay, ecny
 	Raw            []byte
+
+	// What the answer says it is about, for the engine to hold against
+	// what it asked: posd's order number as the gateway echoed it
+	// (client_sn, out_trade_no, pos_seq) and the order's total in fen.
+	// Empty or zero where the answer does not say; a provider fills in
+	// whatever its gateway states.
+	OrderNo string
+	Amount  int64
 }
 
 // PayRequest is a B-scans-C charge.
@@ -93,4 +107,13 @@ type RefundRequest struct {
 	Reason         string
 	Operator       string
 	TillID         string
+}
+
+// RefundQuerier is implemented by providers whose gateway can tell what
+// became of one refund request. The engine asks before re-sending a refund
+// whose earlier attempt may have landed. Succeeded: refunded; Failed: the
+// gateway refused it; NotFound: no such refund, so sending it again is
+// safe; anything else: still unknown.
+type RefundQuerier interface {
+	QueryRefund(ctx context.Context, r RefundRequest) (Outcome, error)
 }

@@ -2,7 +2,6 @@ package payflow
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -53,7 +52,7 @@ const (
 	TrigSucceeded   Trigger = "succeeded"    // gateway: paid
 	TrigFailed      Trigger = "failed"       // gateway: declined or closed unpaid
 	TrigNotSent     Trigger = "not_sent"     // the pay request never left (connect error)
-	TrigNotFound    Trigger = "not_found"    // gateway: no such order, the pay never landed
+	TrigNotFound    Trigger = "not_found"    // gateway: no such order (yet)
 	TrigUncertain   Trigger = "uncertain"    // gateway answer unknown or still in progress
 	TrigBroken      Trigger = "broken"       // gateway: the order is in an error state
 	TrigDeadline    Trigger = "deadline"     // pay_timeout ran out while unresolved
@@ -61,7 +60,18 @@ const (
 	TrigCancelRetry Trigger = "cancel_retry" // another cancel attempt is about to be sent
 	TrigGiveUp      Trigger = "give_up"      // cancel_attempts exhausted
 	TrigRetry       Trigger = "retry"        // an operator asks to try cancelling again
+	// TrigAbortRequest: the cashier aborted while the pay request may be on
+	// its way; the payment is cancelled once its answer is known.
+	TrigAbortRequest Trigger = "abort_requested"
+	TrigMismatch     Trigger = "mismatch"       // gateway: an answer about another order or amount
+	TrigSuspect      Trigger = "suspect"        // gateway: maxMismatches answers about other orders
+	TrigConflict     Trigger = "conflict"       // gateway: our number is taken by another order
 )
+
+// maxMismatches is how many answers about another order (or amount) a
+// payment or refund takes before a person must look: one could be a
+// gateway's slip, three are a gateway that cannot be trusted with it.
+const maxMismatches = 3
 
 // Input carries the facts a transition records: the time, the gateway's
 // outcome if any, and a note for the history.
@@ -90,17 +100,26 @@ var payTransitions = map[State]map[Trigger]transition{
 		TrigSucceeded: {StatePaid, onPaid},
 		TrigFailed:    {StateFailed, onGatewayError},
 		TrigNotSent:   {StateFailed, onNotSent},
-		TrigNotFound:  {StateFailed, onNotFound},
+		// Not found is not final while the pay may still land: gateways
+		// record an order late. Poll, then cancel at the deadline.
+		TrigNotFound:  {StateInDoubt, nil},
 		TrigUncertain: {StateInDoubt, onGatewayIDs},
 		TrigBroken:    {StateNeedsAttention, onGatewayError},
+		TrigMismatch:  {StateInDoubt, onMismatch},
+		TrigConflict:  {StateNeedsAttention, onConflict},
+		// The cashier aborted and the pay had not been handed to the
+		// gateway client: it never will be.
+		TrigAbort:        {StateCancelled, noteError("aborted", "the cashier aborted before the pay request was sent; nothing was charged")},
+		TrigAbortRequest: {StatePaying, onAbortRequest},
 	},
 	StateInDoubt: {
 		TrigSucceeded: {StatePaid, onPaid},
 		TrigFailed:    {StateFailed, onGatewayError},
-		TrigNotFound:  {StateFailed, onNotFound},
 		TrigBroken:    {StateNeedsAttention, onGatewayError},
 		TrigDeadline:  {StateCancelling, onCancelAttempt},
 		TrigAbort:     {StateCancelling, onCancelAttempt},
+		TrigMismatch:  {StateInDoubt, onMismatch},
+		TrigSuspect:   {StateNeedsAttention, onSuspect},
 	},
 	StateCancelling: {
 		TrigCancelled:   {StateCancelled, onGatewayIDs},
@@ -131,6 +150,7 @@ func Step(p *Payment, t Trigger, in Input) error {
 	if !ok {
 		return &ErrTransition{From: p.State, Trigger: t}
 	}
+	in = scrubInput(p, in)
 	if tr.apply != nil {
 		tr.apply(p, in)
 	}
@@ -147,19 +167,21 @@ func Step(p *Payment, t Trigger, in Input) error {
 		Trigger:     string(t),
 		GatewayCode: in.Outcome.Code,
 		Note:        historyNote(in),
-		Raw:         scrub(p, in.Outcome.Raw),
+		Raw:         clip(in.Outcome.Raw),
 	})
 	return nil
 }
 
-// scrub clips a raw gateway response for the journal and masks the payment
-// code should a gateway echo it back.
-func scrub(p *Payment, raw []byte) string {
-	s := clip(raw)
-	if p.AuthCode != "" {
-		s = strings.ReplaceAll(s, p.AuthCode, MaskCode(p.AuthCode))
+// scrubInput masks the payment code in everything of in that a gateway
+// (or an error carrying its words) wrote, before any of it is recorded.
+func scrubInput(p *Payment, in Input) Input {
+	in.Note = p.Scrub(in.Note)
+	in.Outcome.Code = p.Scrub(in.Outcome.Code)
+	in.Outcome.Message = p.Scrub(in.Outcome.Message)
+	if len(in.Outcome.Raw) > 0 {
+		in.Outcome.Raw = []byte(p.Scrub(string(in.Outcome.Raw)))
 	}
-	return s
+	return in
 }
 
 func historyNote(in Input) string {
@@ -219,8 +241,25 @@ func onNotSent(p *Payment, in Input) {
 		Message: "the gateway could not be reached; nothing was charged, start a new payment to retry: " + in.Note}
 }
 
-func onNotFound(p *Payment, in Input) {
-	p.Error = &Error{Code: "not_charged", Message: "the gateway has no such order: the payment never reached it and nothing was charged"}
+func onAbortRequest(p *Payment, in Input) {
+	p.AbortRequested = true
+}
+
+func onMismatch(p *Payment, in Input) {
+	p.Mismatches++
+}
+
+func onSuspect(p *Payment, in Input) {
+	p.Mismatches++
+	p.Error = &Error{Code: "gateway_mismatch",
+		Message: fmt.Sprintf("the gateway answered %d times about another order or amount (%s); posd cannot tell whether this payment was charged: check order %s in the gateway's merchant console",
+			p.Mismatches, orUnknown(in.Note), p.GatewayOrderNo)}
+}
+
+func onConflict(p *Payment, in Input) {
+	p.Error = &Error{Code: "order_number_conflict",
+		Message: fmt.Sprintf("the gateway says order number %s is already used by another order (%s); posd did not charge with it and will not touch that order: check the number in the gateway's merchant console and start a new payment if nothing was charged",
+			p.GatewayOrderNo, orUnknown(in.Outcome.Message))}
 }
 
 func noteError(code, msg string) func(*Payment, Input) {
@@ -280,9 +319,17 @@ var refundTransitions = map[RefundState]map[Trigger]refundTransition{
 		TrigBroken:    {RefundNeedsAttention, onRefundError},
 		TrigNotSent:   {RefundFailed, onRefundNotSent},
 		TrigUncertain: {RefundInDoubt, onRefundIDs},
+		TrigMismatch:  {RefundInDoubt, func(r *Refund, in Input) { r.Mismatches++ }},
+		TrigSuspect:   {RefundNeedsAttention, onRefundSuspect},
+		TrigConflict:  {RefundNeedsAttention, onRefundConflict},
 	},
 	RefundInDoubt: {
 		TrigRetry: {RefundRefunding, func(r *Refund, in Input) { r.Attempts++ }},
+		// What the gateway's refund query says, where it has one.
+		TrigSucceeded: {RefundRefunded, onRefundIDs},
+		TrigFailed:    {RefundFailed, onRefundError},
+		TrigGiveUp:    {RefundNeedsAttention, onRefundGiveUp},
+		TrigSuspect:   {RefundNeedsAttention, onRefundSuspect},
 	},
 }
 
@@ -293,6 +340,7 @@ func StepRefund(p *Payment, r *Refund, t Trigger, in Input) error {
 	if !ok {
 		return &ErrTransition{From: State("refund:" + string(r.State)), Trigger: t}
 	}
+	in = scrubInput(p, in)
 	if tr.apply != nil {
 		tr.apply(r, in)
 	}
@@ -304,7 +352,7 @@ func StepRefund(p *Payment, r *Refund, t Trigger, in Input) error {
 	p.UpdatedAt = in.At
 	r.History = append(r.History, HistoryEntry{
 		At: in.At, State: State(tr.to), Trigger: string(t),
-		GatewayCode: in.Outcome.Code, Note: historyNote(in), Raw: scrub(p, in.Outcome.Raw),
+		GatewayCode: in.Outcome.Code, Note: historyNote(in), Raw: clip(in.Outcome.Raw),
 	})
 	return nil
 }
@@ -320,6 +368,25 @@ func onRefundIDs(r *Refund, in Input) {
 
 func onRefundError(r *Refund, in Input) {
 	r.Error = outcomeError(in.Outcome, "refund_failed", "the gateway refused the refund without details")
+}
+
+func onRefundSuspect(r *Refund, in Input) {
+	r.Mismatches++
+	r.Error = &Error{Code: "gateway_mismatch",
+		Message: fmt.Sprintf("the gateway answered %d times about another order or refund (%s); whether refund %s went back is unknown: check it in the gateway's merchant console",
+			r.Mismatches, orUnknown(in.Note), r.RequestNo)}
+}
+
+func onRefundConflict(r *Refund, in Input) {
+	r.Error = &Error{Code: "refund_number_conflict",
+		Message: fmt.Sprintf("the gateway says refund number %s is already used with other details (%s); check it in the gateway's merchant console",
+			r.RequestNo, orUnknown(in.Outcome.Message))}
+}
+
+func onRefundGiveUp(r *Refund, in Input) {
+	r.Error = &Error{Code: "refund_unresolved",
+		Message: fmt.Sprintf("the refund's outcome is still unknown after %d attempts (%s); check refund %s in the gateway's merchant console before refunding again",
+			r.Attempts, orUnknown(in.Note), r.RequestNo)}
 }
 
 func onRefundNotSent(r *Refund, in Input) {

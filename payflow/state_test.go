@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCance
 	StatePaid, StateFailed, StateCancelled, StateNeedsAttention}
 
 var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
-	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry}
+	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry,
+	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict}
 
 // TestPaymentEdges walks every edge of the payment machine and checks what
 // each transition records.
@@ -43,7 +45,20 @@ func TestPaymentEdges(t *testing.T) {
 		}},
 		{StatePaying, TrigFailed, StateFailed, errCode("X")},
 		{StatePaying, TrigNotSent, StateFailed, errCode("network_unavailable")},
-		{StatePaying, TrigNotFound, StateFailed, errCode("not_charged")},
+		{StatePaying, TrigNotFound, StateInDoubt, func(t *testing.T, p *Payment) {
+			assert.Nil(t, p.Error, "not found is not final while the pay may still land")
+		}},
+		{StatePaying, TrigAbort, StateCancelled, errCode("aborted")},
+		{StatePaying, TrigAbortRequest, StatePaying, func(t *testing.T, p *Payment) { assert.True(t, p.AbortRequested) }},
+		{StatePaying, TrigMismatch, StateInDoubt, func(t *testing.T, p *Payment) {
+			assert.Equal(t, 1, p.Mismatches)
+			assert.Empty(t, p.GatewayTradeNo, "a foreign answer's ids are never kept")
+		}},
+		{StatePaying, TrigConflict, StateNeedsAttention, func(t *testing.T, p *Payment) {
+			assert.True(t, p.NeedsAttention)
+			errCode("order_number_conflict")(t, p)
+			assert.Empty(t, p.GatewayTradeNo)
+		}},
 		{StatePaying, TrigUncertain, StateInDoubt, func(t *testing.T, p *Payment) { assert.Equal(t, "G1", p.GatewayTradeNo) }},
 		{StatePaying, TrigBroken, StateNeedsAttention, func(t *testing.T, p *Payment) {
 			assert.True(t, p.NeedsAttention)
@@ -51,7 +66,12 @@ func TestPaymentEdges(t *testing.T) {
 		}},
 		{StateInDoubt, TrigSucceeded, StatePaid, nil},
 		{StateInDoubt, TrigFailed, StateFailed, errCode("X")},
-		{StateInDoubt, TrigNotFound, StateFailed, errCode("not_charged")},
+		{StateInDoubt, TrigMismatch, StateInDoubt, func(t *testing.T, p *Payment) { assert.Equal(t, 1, p.Mismatches) }},
+		{StateInDoubt, TrigSuspect, StateNeedsAttention, func(t *testing.T, p *Payment) {
+			assert.True(t, p.NeedsAttention)
+			errCode("gateway_mismatch")(t, p)
+			assert.Empty(t, p.GatewayTradeNo)
+		}},
 		{StateInDoubt, TrigBroken, StateNeedsAttention, errCode("X")},
 		{StateInDoubt, TrigDeadline, StateCancelling, attempts(1)},
 		{StateInDoubt, TrigAbort, StateCancelling, attempts(1)},
@@ -135,7 +155,14 @@ func TestRefundEdges(t *testing.T) {
 		{RefundRefunding, TrigBroken, RefundNeedsAttention, 0, "X", 1},
 		{RefundRefunding, TrigNotSent, RefundFailed, 0, "network_unavailable", 1},
 		{RefundRefunding, TrigUncertain, RefundInDoubt, 0, "", 1},
+		{RefundRefunding, TrigMismatch, RefundInDoubt, 0, "", 1},
+		{RefundRefunding, TrigSuspect, RefundNeedsAttention, 0, "gateway_mismatch", 1},
+		{RefundRefunding, TrigConflict, RefundNeedsAttention, 0, "refund_number_conflict", 1},
 		{RefundInDoubt, TrigRetry, RefundRefunding, 0, "", 2},
+		{RefundInDoubt, TrigSucceeded, RefundRefunded, 300, "", 1},
+		{RefundInDoubt, TrigFailed, RefundFailed, 0, "X", 1},
+		{RefundInDoubt, TrigGiveUp, RefundNeedsAttention, 0, "refund_unresolved", 1},
+		{RefundInDoubt, TrigSuspect, RefundNeedsAttention, 0, "gateway_mismatch", 1},
 	}
 	seen := map[[2]string]bool{}
 	for _, tc := range tests {
@@ -177,6 +204,32 @@ func TestRefundable(t *testing.T) {
 	assert.Equal(t, int64(500), p.Refundable())
 	p.State = StateCancelled
 	assert.Zero(t, p.Refundable())
+}
+
+// TestScrub: a gateway that echoes the payment code in its words puts it
+// nowhere: not in the error, the history note, the code or the raw answer,
+// whether posd still holds the code or only its masked form.
+func TestScrub(t *testing.T) {
+	const code = "134567890123456789"
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	echo := Outcome{Code: "INVALID_" + code, Message: "付款码 " + code + " 无效", Raw: []byte(`{"msg":"付款码 ` + code + ` 无效"}`)}
+	for _, held := range []bool{true, false} {
+		p := &Payment{State: StatePaying, AuthCodeMasked: MaskCode(code)}
+		if held {
+			p.AuthCode = code
+		}
+		require.NoError(t, Step(p, TrigFailed, Input{At: at, Outcome: echo, Note: "error: " + code}))
+		r := &Refund{ID: "r", State: RefundRefunding, Attempts: 1}
+		p.State, p.Refunds = StatePaid, []*Refund{r}
+		require.NoError(t, StepRefund(p, r, TrigFailed, Input{At: at, Outcome: echo}))
+		b, err := json.Marshal(p)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), code, "held=%v", held)
+		assert.Contains(t, p.Error.Message, "1345**********6789")
+	}
+	// Other long numbers (order numbers, amounts) are left alone.
+	p := &Payment{AuthCodeMasked: MaskCode(code)}
+	assert.Equal(t, "order 26112110000001234567 of 134567890123456780", p.Scrub("order 26112110000001234567 of 134567890123456780"))
 }
 
 func TestMaskCode(t *testing.T) {
