@@ -74,17 +74,17 @@ func (c *fakeClock) fireLocked() {
 // fakeGateway is a scripted Provider. Each call's answer comes from the
 // matching function, given how many times that call has been made.
 type fakeGateway struct {
-	mu       sync.Mutex
-	pay      func(r payflow.PayRequest) (payflow.Outcome, error)
-	query    func(n int) (payflow.Outcome, error)
-	cancel   func(n int) (payflow.Outcome, error)
-	refund   func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
+	mu     sync.Mutex
+	pay    func(r payflow.PayRequest) (payflow.Outcome, error)
+	query  func(n int) (payflow.Outcome, error)
+	cancel func(n int) (payflow.Outcome, error)
+	refund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
 	// queryRefund, when set, makes the gateway a payflow.RefundQuerier.
 	queryRefund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
-	calls    []string
-	counts   map[string]int
-	refNos   []string
-	inflight atomic.Int32
+	calls       []string
+	counts      map[string]int
+	refNos      []string
+	inflight    atomic.Int32
 }
 
 func (g *fakeGateway) record(op string) int {

@@ -272,7 +272,9 @@ func TestAbortBeforeSend(t *testing.T) {
 			}, query: answer(payflow.InProgress)}
 			h := newHarness(t, gw)
 			if i%2 == 0 {
-				h.hook = func(e *payflow.Engine) { payflow.SetBeforePay(e, func() { time.Sleep(time.Duration(i%5) * time.Millisecond) }) }
+				h.hook = func(e *payflow.Engine) {
+					payflow.SetBeforePay(e, func() { time.Sleep(time.Duration(i%5) * time.Millisecond) })
+				}
 				h.restart()
 			}
 			p := h.pay("o1", 100, wechat)

@@ -63,9 +63,9 @@ const (
 	// TrigAbortRequest: the cashier aborted while the pay request may be on
 	// its way; the payment is cancelled once its answer is known.
 	TrigAbortRequest Trigger = "abort_requested"
-	TrigMismatch     Trigger = "mismatch"       // gateway: an answer about another order or amount
-	TrigSuspect      Trigger = "suspect"        // gateway: maxMismatches answers about other orders
-	TrigConflict     Trigger = "conflict"       // gateway: our number is taken by another order
+	TrigMismatch     Trigger = "mismatch" // gateway: an answer about another order or amount
+	TrigSuspect      Trigger = "suspect"  // gateway: maxMismatches answers about other orders
+	TrigConflict     Trigger = "conflict" // gateway: our number is taken by another order
 )
 
 // maxMismatches is how many answers about another order (or amount) a
