@@ -28,12 +28,12 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 		refund    int64
 		want      payflow.State
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", sqbtest.Plan{}, 0, payflow.StateFailed},
+		{"after the pay is journaled, before it is sent", "pay-journaled", sqbtest.Plan{}, 0, payflow.StateCancelled},
 		{"after the gateway charged, before the answer is journaled", "pay-answered", sqbtest.Plan{}, 0, payflow.StatePaid},
 		{"while in doubt, paid meanwhile", "in-doubt", sqbtest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, payflow.StatePaid},
 		{"while cancelling", "cancel-journaled", sqbtest.Plan{Pay: "in_progress"}, 0, payflow.StateCancelled},
 		{"while refunding, after the gateway refunded", "refund-answered", sqbtest.Plan{}, 600, payflow.StatePaid},
-		{"between the check-in's answer and saving the key", "checkin-answered", sqbtest.Plan{}, 0, payflow.StateFailed},
+		{"between the check-in's answer and saving the key", "checkin-answered", sqbtest.Plan{}, 0, payflow.StateCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,8 +56,9 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 			case payflow.StateFailed:
 				assert.False(t, exists, "failed: the gateway has no charge")
 			case payflow.StateCancelled:
-				require.True(t, exists)
-				assert.Equal(t, sqbtest.Canceled, o.Status)
+				if exists { // else the pay never landed and the cancel found nothing
+					assert.Equal(t, sqbtest.Canceled, o.Status)
+				}
 			}
 			if exists {
 				assert.Equal(t, 1, o.PayCalls, "the pay was sent once")

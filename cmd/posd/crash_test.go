@@ -311,7 +311,7 @@ func TestCrashRecovery(t *testing.T) {
 		want      payflow.State
 		wantRefd  int64
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", paid, 0, payflow.StateFailed, 0},
+		{"after the pay is journaled, before it is sent", "pay-journaled", paid, 0, payflow.StateCancelled, 0},
 		{"after the gateway charged, before the answer is journaled", "pay-answered", paid, 0, payflow.StatePaid, 0},
 		{"while in doubt, paid meanwhile", "in-doubt", paidLater, 0, payflow.StatePaid, 0},
 		{"while in doubt, never paid", "in-doubt", neverPaid, 0, payflow.StateCancelled, 0},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 )
@@ -50,7 +51,7 @@ func (c *Client) call(ctx context.Context, path string, req any, timeout time.Du
 		return response{}, raw, fmt.Errorf("demo gateway %s: %w", path, err)
 	}
 	var resp response
-	if jerr := json.Unmarshal(raw, &resp); jerr != nil || resp.Result == "" {
+	if jerr := strictjson.Unmarshal(raw, &resp); jerr != nil || resp.Result == "" {
 		return response{}, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: "BAD_RESPONSE", Message: fmt.Sprintf("unreadable answer to %s (HTTP %d)", path, status)}
 	}
 	if status != http.StatusOK {
@@ -67,6 +68,7 @@ func outcome(resp response, raw []byte) payflow.Outcome {
 		o.GatewayTradeNo = resp.Order.TradeNo
 		o.ChannelTradeNo = resp.Order.ChannelTradeNo
 		o.Channel = resp.Order.Channel
+		o.OrderNo, o.Amount = resp.Order.OrderNo, resp.Order.Amount
 	}
 	return o
 }
@@ -87,8 +89,8 @@ func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome
 	case "FAIL":
 		o.Kind = payflow.Failed
 		if resp.Code == "ORDER_NO_CONFLICT" {
-			// The order number was used: our earlier pay landed. Only a query can tell.
-			o.Kind = payflow.Unknown
+			// The number is taken, and posd sends a pay once: not our order.
+			o.Kind = payflow.Conflict
 		}
 	case "IN_PROGRESS":
 		o.Kind = payflow.InProgress
@@ -160,8 +162,30 @@ func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.O
 		o.GatewayTradeNo = "R" + r.RequestNo
 	case "FAIL":
 		o.Kind = payflow.Failed
+		if resp.Code == "REFUND_NO_CONFLICT" {
+			o.Kind = payflow.Conflict // the number was refunded with another amount
+		}
 	case "IN_PROGRESS":
 		o.Kind = payflow.InProgress
+	}
+	return o, nil
+}
+
+// QueryRefund asks what became of one refund number (a
+// payflow.RefundQuerier).
+func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/refund_query", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, callTimeout)
+	o := outcome(resp, raw)
+	o.GatewayTradeNo = ""
+	if err != nil {
+		return o, err
+	}
+	switch {
+	case resp.Result == "SUCCESS":
+		o.Kind = payflow.Succeeded
+		o.GatewayTradeNo = "R" + r.RequestNo
+	case resp.Code == "REFUND_NOT_EXIST":
+		o.Kind = payflow.NotFound
 	}
 	return o, nil
 }

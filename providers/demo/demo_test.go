@@ -110,7 +110,7 @@ func TestGatewayRules(t *testing.T) {
 	// The same order number again is never a second charge.
 	o, err = c.Pay(ctx, pay)
 	require.NoError(t, err)
-	assert.Equal(t, payflow.Unknown, o.Kind)
+	assert.Equal(t, payflow.Conflict, o.Kind, "the number is taken: never adopted")
 	got, _ := gw.Order(pay.OrderNo)
 	assert.Equal(t, 2, got.PayCalls)
 	assert.Equal(t, demo.StatusPaid, got.Status)
@@ -125,8 +125,19 @@ func TestGatewayRules(t *testing.T) {
 	assert.Equal(t, "REFUND_AMOUNT_EXCEEDED", o.Code)
 	o, _ = c.Refund(ctx, ref("R1", 500))
 	assert.Equal(t, "REFUND_NO_CONFLICT", o.Code)
+	assert.Equal(t, payflow.Conflict, o.Kind)
 	o, _ = c.Refund(ctx, ref("R2", 400))
 	assert.Equal(t, payflow.Succeeded, o.Kind)
+	assert.Equal(t, pay.OrderNo, o.OrderNo, "answers say which order they are about")
+	assert.Equal(t, pay.Amount, o.Amount)
+
+	// Refund look-ups.
+	o, _ = c.QueryRefund(ctx, ref("R1", 600))
+	assert.Equal(t, payflow.Succeeded, o.Kind)
+	o, _ = c.QueryRefund(ctx, ref("R9", 1))
+	assert.Equal(t, payflow.NotFound, o.Kind)
+	o, _ = c.QueryRefund(ctx, ref("R1", 1))
+	assert.Equal(t, payflow.Unknown, o.Kind)
 
 	// Cancelling a paid order reverses it.
 	o, _ = c.Cancel(ctx, payflow.OrderRef{OrderNo: "nope"})

@@ -188,6 +188,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.orderCall(w, r, g.cancel)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/refund":
 		g.refund(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/refund_query":
+		g.refundQuery(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, response{Result: "FAIL", Code: "NOT_FOUND", Message: "no such endpoint"})
 	}
@@ -380,6 +382,31 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// refundQuery answers whether a refund number was refunded, and for how much.
+func (g *Gateway) refundQuery(w http.ResponseWriter, r *http.Request) {
+	var req refundRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o, ok := g.orders[req.OrderNo]
+	if !ok {
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "ORDER_NOT_EXIST", Message: "no order with this order_no"})
+		return
+	}
+	c := o.copy()
+	done, ok := o.Refunds[req.RefundNo]
+	switch {
+	case !ok:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "REFUND_NOT_EXIST", Message: "no refund with this refund_no", Order: &c})
+	case done != req.Amount:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "REFUND_NO_CONFLICT", Message: fmt.Sprintf("refund_no was refunded for %d fen", done), Order: &c})
+	default:
+		writeJSON(w, http.StatusOK, response{Result: "SUCCESS", Code: "REFUND_SUCCESS", Order: &c})
+	}
 }
 
 func (g *Gateway) refundLocked(o *Order, req refundRequest) response {

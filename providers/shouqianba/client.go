@@ -15,11 +15,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tillworks/posd/internal/failpoint"
+	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 )
@@ -48,8 +50,10 @@ type Client struct {
 	opt  Options
 	http *http.Client
 
-	mu   sync.Mutex // guards term and serializes check-ins
-	term Terminal
+	mu         sync.Mutex // guards term and checkingIn; never held over the network
+	term       Terminal
+	checkingIn bool           // a check-in is in flight
+	checkins   sync.WaitGroup // the check-in goroutine
 }
 
 // New loads the terminal's credentials and returns a client. It fails with
@@ -129,9 +133,13 @@ func post(ctx context.Context, hc *http.Client, url, signer, key string, body an
 		return nil, raw, fmt.Errorf("shouqianba %s: %w", pathOf(url), err)
 	}
 	var env envelope
-	if jerr := json.Unmarshal(raw, &env); jerr != nil || env.ResultCode == "" {
+	if jerr := strictjson.Unmarshal(raw, &env); jerr != nil || env.ResultCode == "" {
+		why := "unreadable"
+		if errors.Is(jerr, strictjson.ErrAmbiguous) {
+			why = "ambiguous (" + jerr.Error() + ")"
+		}
 		return nil, raw, &providers.GatewayError{Gateway: "shouqianba", Status: status, Code: "BAD_RESPONSE",
-			Message: fmt.Sprintf("unreadable answer to %s (HTTP %d)", pathOf(url), status)}
+			Message: fmt.Sprintf("%s answer to %s (HTTP %d)", why, pathOf(url), status)}
 	}
 	return &env, raw, nil
 }
@@ -185,6 +193,17 @@ func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
 		o.GatewayTradeNo = string(d.SN)
 		o.ChannelTradeNo = string(d.TradeNo)
 		o.Channel = Channel(string(d.Payway))
+		// What the answer says it is about, for the engine to check.
+		o.OrderNo = string(d.ClientSN)
+		if d.TotalAmount != "" {
+			n, err := strconv.ParseInt(string(d.TotalAmount), 10, 64)
+			if err != nil || n < 1 {
+				// An amount that is not one cannot confirm anything.
+				o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("total_amount %q is not an amount in fen", string(d.TotalAmount))
+			} else {
+				o.Amount = n
+			}
+		}
 	}
 	return o
 }
@@ -288,25 +307,54 @@ func (c *Client) Precreate(ctx context.Context, r PrecreateRequest) (qrCode stri
 	return qrCode, o, err
 }
 
-// ensureCheckedIn runs the day's check-in before the first call of each
+// ensureCheckedIn starts the day's check-in on the first call of each
 // local day: the gateway answers a new key, which is saved durably before
 // it is used. A lost answer is retried, signed with the old key (still
 // valid: after a check-in the gateway accepts the current and the previous
 // key). If the check-in cannot be done, calls go on with the current key.
-func (c *Client) ensureCheckedIn(ctx context.Context) {
+//
+// The check-in runs beside the calls, one at a time, and no lock is held
+// over the network: calls made meanwhile sign with the current key (valid
+// until the new one is saved) instead of queueing behind a slow gateway.
+func (c *Client) ensureCheckedIn(context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	today := c.opt.Now().Format(time.DateOnly)
-	if c.term.CheckedIn == today {
+	if c.term.CheckedIn == today || c.checkingIn {
 		return
 	}
-	log := c.opt.Logger.With("terminal_sn", c.term.SN)
+	c.checkingIn = true
+	c.checkins.Add(1)
+	go func() {
+		defer c.checkins.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*c.opt.CallTimeout)
+		defer cancel()
+		c.checkin(ctx, today)
+	}()
+}
+
+// WaitCheckin waits for a check-in in flight, if any (tests, shutdown).
+func (c *Client) WaitCheckin() { c.checkins.Wait() }
+
+// checkin runs one day's check-in and saves the new key.
+func (c *Client) checkin(ctx context.Context, today string) {
+	c.mu.Lock()
+	term := c.term
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.checkingIn = false
+		c.mu.Unlock()
+	}()
+	log := c.opt.Logger.With("terminal_sn", term.SN)
 	for attempt := 1; attempt <= 2; attempt++ {
-		key, err := checkin(ctx, c.http, c.opt.BaseURL, c.term, c.opt.DeviceID, c.opt.CallTimeout)
+		key, err := checkin(ctx, c.http, c.opt.BaseURL, term, c.opt.DeviceID, c.opt.CallTimeout)
 		if err == nil {
 			failpoint.Hit("checkin-answered")
-			next := c.term
+			next := term
 			next.PreviousKey, next.Key, next.CheckedIn, next.UpdatedAt = next.Key, key, today, c.opt.Now()
+			c.mu.Lock()
+			defer c.mu.Unlock()
 			if err := c.opt.Terminal.Save(next); err != nil {
 				log.Error("check-in: the new key could not be saved; signing with the previous key, which the gateway still accepts", "err", err)
 				return

@@ -3,6 +3,8 @@ package shouqianba_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -110,7 +112,7 @@ func TestPayFlows(t *testing.T) {
 		{"in progress, then paid", sqbtest.Plan{Pay: "in_progress", PaidAfterQueries: 2}, payflow.StatePaid, sqbtest.Paid, ""},
 		{"in progress until the timeout, then CANCEL_SUCCESS", sqbtest.Plan{Pay: "in_progress"}, payflow.StateCancelled, sqbtest.Canceled, ""},
 		{"connection dropped after the charge: query finds it paid", sqbtest.Plan{Pay: "drop_after_charge"}, payflow.StatePaid, sqbtest.Paid, ""},
-		{"HTTP 500 on pay with no order: query, not exists, failed", sqbtest.Plan{Pay: "http500"}, payflow.StateFailed, "", "not_charged"},
+		{"HTTP 500 on pay with no order: not found until the deadline, then cancelled", sqbtest.Plan{Pay: "http500"}, payflow.StateCancelled, "", ""},
 		{"queries fail with 5xx before succeeding", sqbtest.Plan{Pay: "in_progress", QueryErrors: 2, PaidAfterQueries: 1}, payflow.StatePaid, sqbtest.Paid, ""},
 		{"CANCEL_ERROR, then success on retry", sqbtest.Plan{Pay: "in_progress", CancelErrors: 1}, payflow.StateCancelled, sqbtest.Canceled, ""},
 		{"CANCEL_ERROR every time: needs attention with the gateway's words", sqbtest.Plan{Pay: "in_progress", CancelErrors: -1}, payflow.StateNeedsAttention, sqbtest.Created, "cancel_failed"},
@@ -221,9 +223,10 @@ func TestCheckin(t *testing.T) {
 	ctx := context.Background()
 	ref := payflow.OrderRef{OrderNo: "nope"}
 
-	// The first call of the day checks in first and saves the new key.
+	// The first call of the day starts the check-in, which saves the new key.
 	_, err := f.client.Query(ctx, ref)
 	require.NoError(t, err)
+	f.client.WaitCheckin()
 	cur, prev, n := f.fake.Key(termSN)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, termKey, prev)
@@ -238,6 +241,7 @@ func TestCheckin(t *testing.T) {
 	// Not again the same day.
 	_, err = f.client.Query(ctx, ref)
 	require.NoError(t, err)
+	f.client.WaitCheckin()
 	_, _, n = f.fake.Key(termSN)
 	assert.Equal(t, 1, n)
 
@@ -245,6 +249,7 @@ func TestCheckin(t *testing.T) {
 	f.clock.next()
 	_, err = f.client.Query(ctx, ref)
 	require.NoError(t, err)
+	f.client.WaitCheckin()
 	_, _, n = f.fake.Key(termSN)
 	assert.Equal(t, 2, n)
 	assert.Zero(t, f.fake.BadSignatures)
@@ -259,6 +264,7 @@ func TestCheckinAnswerLost(t *testing.T) {
 	o, err := f.client.Query(context.Background(), payflow.OrderRef{OrderNo: "nope"})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.NotFound, o.Kind)
+	f.client.WaitCheckin()
 	cur, _, n := f.fake.Key(termSN)
 	assert.Equal(t, 2, n, "checked in twice")
 	assert.Equal(t, cur, f.client.Terminal().Key)
@@ -288,6 +294,7 @@ func TestRestartBeforeKeySaved(t *testing.T) {
 	o, err := c.Query(context.Background(), payflow.OrderRef{OrderNo: "nope"})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.NotFound, o.Kind)
+	c.WaitCheckin()
 	cur, _, n := f.fake.Key(termSN)
 	assert.Equal(t, 2, n)
 	assert.NotEqual(t, rotated, cur)
@@ -379,4 +386,82 @@ func TestUnreachable(t *testing.T) {
 	f.srv.Close()
 	_, err := f.client.Pay(context.Background(), payflow.PayRequest{OrderNo: "1", Amount: 1, AuthCode: "134567890123456789"})
 	assert.ErrorIs(t, err, payflow.ErrNotSent, "connect error: nothing sent")
+}
+
+// TestSlowCheckin: a check-in the gateway takes its time over holds up no
+// payment. (It used to hold a lock over the network call: six payments
+// were paid at 4, 8, 12 and 16 s, and two failed.)
+func TestSlowCheckin(t *testing.T) {
+	f := newFixture(t)
+	gate := make(chan struct{})
+	f.fake.CheckinGate = gate
+	defer func() { close(gate); f.client.WaitCheckin() }()
+	eng := f.engine()
+	var ids []string
+	for i := range 6 {
+		p, _, err := eng.CreatePayment(payflow.NewPayment{OrderID: fmt.Sprintf("A%d", i), Amount: 100, AuthCode: fmt.Sprintf("13456789012345678%d", i)})
+		require.NoError(t, err)
+		ids = append(ids, p.ID)
+	}
+	for _, id := range ids {
+		assert.Equal(t, payflow.StatePaid, settle(t, eng, id).State, "paid while the check-in is still held")
+	}
+	_, _, n := f.fake.Key(termSN)
+	assert.Zero(t, n, "the check-in has not been answered yet")
+	assert.Zero(t, f.fake.BadSignatures)
+}
+
+// TestMisbehavingGateway drives the engine against a Shouqianba that
+// answers about other orders, with ambiguous JSON, late, or with the
+// customer's payment code in its words.
+func TestMisbehavingGateway(t *testing.T) {
+	const code = "134567890123456789"
+	tests := []struct {
+		name    string
+		plan    sqbtest.Plan
+		can     string // a canned answer to /upay/v2/pay
+		want    payflow.State
+		errCode string
+	}{
+		{name: "PAY_SUCCESS and PAID for another client_sn and sn", plan: sqbtest.Plan{Misreport: "other_order"},
+			want: payflow.StateNeedsAttention, errCode: "gateway_mismatch"},
+		{name: "PAY_SUCCESS and PAID for 1 fen", plan: sqbtest.Plan{Misreport: "wrong_amount"},
+			want: payflow.StateNeedsAttention, errCode: "gateway_mismatch"},
+		{name: "an answer with RESULT_CODE beside result_code is no answer", can: `{"result_code":"200","biz_response":{"result_code":"PAY_IN_PROGRESS","RESULT_CODE":"PAY_SUCCESS","data":{"sn":"7894259200000001","client_sn":"x","total_amount":"1250","order_status":"PAID"}}}`,
+			want: payflow.StateCancelled},
+		{name: "an answer with result_code twice is no answer", can: `{"result_code":"200","biz_response":{"result_code":"PAY_IN_PROGRESS","result_code":"PAY_SUCCESS"}}`,
+			want: payflow.StateCancelled},
+		{name: "order recorded late: not found twice, then paid", plan: sqbtest.Plan{Pay: "drop_after_charge", HiddenQueries: 2},
+			want: payflow.StatePaid},
+		{name: "the code echoed in a decline", plan: sqbtest.Plan{Pay: "fail", EchoCode: true},
+			want: payflow.StateFailed, errCode: "EXPIRED_BARCODE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			eng := f.engine()
+			f.fake.SetPlan(code, tc.plan)
+			if tc.can != "" {
+				f.fake.Can("/upay/v2/pay", tc.can)
+			}
+			p, _, err := eng.CreatePayment(payflow.NewPayment{OrderID: "A1", Amount: 1250, AuthCode: code})
+			require.NoError(t, err)
+			p = settle(t, eng, p.ID)
+			assert.Equal(t, tc.want, p.State, "%+v", p.History)
+			if tc.errCode != "" {
+				require.NotNil(t, p.Error)
+				assert.Equal(t, tc.errCode, p.Error.Code)
+			}
+			if tc.plan.Misreport != "" || tc.can != "" {
+				assert.Empty(t, p.GatewayTradeNo, "no foreign sn kept to cancel or refund")
+			}
+			b, err := json.Marshal(p)
+			require.NoError(t, err)
+			assert.NotContains(t, string(b), code, "the payment code never appears")
+			f.client.WaitCheckin()
+			raw, err := os.ReadFile(filepath.Join(f.dir, "posd.db"))
+			require.NoError(t, err)
+			assert.NotContains(t, string(raw), code, "nor in the journal file")
+		})
+	}
 }

@@ -44,8 +44,16 @@ var outcomes = []row{
 	// The vendor spells the missing order both ways.
 	{"*", "error", "UPAY_ORDER_NOT_EXISTS", payflow.NotFound},
 	{"*", "error", "UPAY_ORDER_NOT_EXIST", payflow.NotFound},
-	// A second pay with our client_sn: the first one landed. Ask, never pay again.
-	{callPay, "error", "CLIENT_SN_CONFLICT", payflow.Unknown},
+	// A pay with a client_sn the gateway already has. posd sends each pay
+	// once, so the order is not ours to adopt: a person must look.
+	{callPay, "error", "CLIENT_SN_CONFLICT", payflow.Conflict},
+	{callPrecreate, "error", "CLIENT_SN_CONFLICT", payflow.Conflict},
+	// "Already done", answered to a refund or cancel re-sent after its
+	// answer was lost (vendor's result-code list): done.
+	{callRefund, "error", "UPAY_REFUND_ORDER_NOOP", payflow.Succeeded}, // 本次退款已经完成了
+	{callCancel, "error", "UPAY_CANCEL_ORDER_NOOP", payflow.Succeeded}, // 订单已经是撤单状态了
+	// The refund number was used with another amount: a person must look.
+	{callRefund, "error", "REFUND_REQUEST_CONFLICT", payflow.Conflict},
 
 	// biz_response.result_code.
 	{callPay, "biz", "PAY_SUCCESS", payflow.Succeeded},

@@ -47,7 +47,11 @@ func TestOutcomeTable(t *testing.T) {
 
 		{"*", "error", "UPAY_ORDER_NOT_EXISTS", bizAnswer("FAIL", "UPAY_ORDER_NOT_EXISTS"), payflow.NotFound},
 		{"*", "error", "UPAY_ORDER_NOT_EXIST", bizAnswer("FAIL", "UPAY_ORDER_NOT_EXIST"), payflow.NotFound},
-		{callPay, "error", "CLIENT_SN_CONFLICT", bizAnswer("FAIL", "CLIENT_SN_CONFLICT"), payflow.Unknown},
+		{callPay, "error", "CLIENT_SN_CONFLICT", bizAnswer("FAIL", "CLIENT_SN_CONFLICT"), payflow.Conflict},
+		{callPrecreate, "error", "CLIENT_SN_CONFLICT", bizAnswer("PRECREATE_FAIL", "CLIENT_SN_CONFLICT"), payflow.Conflict},
+		{callRefund, "error", "UPAY_REFUND_ORDER_NOOP", bizAnswer("FAIL", "UPAY_REFUND_ORDER_NOOP"), payflow.Succeeded},
+		{callCancel, "error", "UPAY_CANCEL_ORDER_NOOP", bizAnswer("FAIL", "UPAY_CANCEL_ORDER_NOOP"), payflow.Succeeded},
+		{callRefund, "error", "REFUND_REQUEST_CONFLICT", bizAnswer("FAIL", "REFUND_REQUEST_CONFLICT"), payflow.Conflict},
 
 		{callPay, "biz", "PAY_SUCCESS", bizAnswer("PAY_SUCCESS", ""), payflow.Succeeded},
 		{callPay, "biz", "PAY_FAIL", bizAnswer("PAY_FAIL", "EXPIRED_BARCODE"), payflow.Failed},

@@ -48,6 +48,15 @@ type Plan struct {
 	RefundError bool
 	// Payway is the wallet the order is paid with (default "3", WeChat).
 	Payway string
+	// HiddenQueries: the order is recorded late; this many queries (and
+	// cancels) first answer UPAY_ORDER_NOT_EXISTS.
+	HiddenQueries int
+	// Misreport makes every answer about the order lie: "other_order"
+	// (another client_sn and sn), "wrong_amount" (total_amount 1).
+	Misreport string
+	// EchoCode: a failed pay's error message repeats the payment code, as
+	// some channels' messages do ("付款码 … 无效").
+	EchoCode bool
 }
 
 // Order is the gateway's record of one client_sn.
@@ -60,6 +69,7 @@ type Order struct {
 	Cancels                 int
 	Refunds                 map[string]int64 // refund_request_no → amount
 	RefundCalls             map[string]int
+	hidden                  int // queries answered "no such order" so far
 }
 
 type terminal struct {
@@ -82,6 +92,9 @@ type Server struct {
 	checkinsServed int
 	Paths          []string // every request path, in order
 	canned         map[string]string
+	// CheckinGate, when set, holds every check-in until it is closed: a
+	// slow gateway.
+	CheckinGate chan struct{}
 }
 
 // Can makes the gateway answer body, verbatim, to every correctly signed
@@ -202,6 +215,18 @@ func drop(w http.ResponseWriter) {
 	}
 }
 
+// dataFor is o's data as the plan has the gateway tell it.
+func (o *Order) dataFor(plan Plan) answer {
+	d := o.data()
+	switch plan.Misreport {
+	case "other_order":
+		d["client_sn"], d["sn"] = "99999999999999999999", "7894259299999999"
+	case "wrong_amount":
+		d["total_amount"] = "1"
+	}
+	return d
+}
+
 func (o *Order) data() answer {
 	return answer{
 		"sn": o.SN, "client_sn": o.ClientSN, "trade_no": "4200" + o.SN, "status": "SUCCESS",
@@ -303,6 +328,12 @@ func (s *Server) activate(w http.ResponseWriter, body []byte, signer, sign strin
 
 func (s *Server) checkin(w http.ResponseWriter, sn string) {
 	s.mu.Lock()
+	gate := s.CheckinGate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	s.mu.Lock()
 	t := s.terminals[sn]
 	t.checkins++
 	t.prev = t.key
@@ -363,17 +394,21 @@ func (s *Server) pay(w http.ResponseWriter, req map[string]string) {
 	switch plan.Pay {
 	case "fail":
 		o.Status = PayCanceled
-		a = bizFail("PAY_FAIL", "EXPIRED_BARCODE", "过期的支付条码")
-		a["biz_response"].(answer)["data"] = o.data()
+		msg := "过期的支付条码"
+		if plan.EchoCode {
+			msg = "付款码 " + o.DynamicID + " 无效"
+		}
+		a = bizFail("PAY_FAIL", "EXPIRED_BARCODE", msg)
+		a["biz_response"].(answer)["data"] = o.dataFor(plan)
 	case "fail_error":
 		o.Status = PayError
 		a = bizFail("PAY_FAIL_ERROR", "TRADE_FAILED", "交易失败")
-		a["biz_response"].(answer)["data"] = o.data()
+		a["biz_response"].(answer)["data"] = o.dataFor(plan)
 	case "in_progress":
-		a = biz("PAY_IN_PROGRESS", o.data())
+		a = biz("PAY_IN_PROGRESS", o.dataFor(plan))
 	default:
 		o.Status = Paid
-		a = biz("PAY_SUCCESS", o.data())
+		a = biz("PAY_SUCCESS", o.dataFor(plan))
 	}
 	s.mu.Unlock()
 	if plan.Pay == "drop_after_charge" {
@@ -401,13 +436,20 @@ func (s *Server) withOrder(w http.ResponseWriter, req map[string]string, f func(
 		reply(w, http.StatusOK, commError("INVALID_PARAMS", "sn与client_sn不能同时为空"))
 		return
 	}
+	var plan Plan
+	if o != nil {
+		plan = s.plans[o.DynamicID]
+		if o.hidden < plan.HiddenQueries {
+			o.hidden++
+			o = nil // not recorded yet
+		}
+	}
 	if o == nil {
 		s.mu.Unlock()
 		// The pseudo-code's spelling; the appendix says UPAY_ORDER_NOT_EXIST.
 		reply(w, http.StatusOK, bizFail("FAIL", "UPAY_ORDER_NOT_EXISTS", "订单不存在"))
 		return
 	}
-	plan := s.plans[o.DynamicID]
 	defer s.mu.Unlock()
 	f(w, o, plan)
 }
@@ -421,7 +463,7 @@ func (s *Server) query(w http.ResponseWriter, o *Order, plan Plan) {
 	if o.Status == Created && plan.PaidAfterQueries > 0 && o.Queries-plan.QueryErrors >= plan.PaidAfterQueries {
 		o.Status = Paid
 	}
-	reply(w, http.StatusOK, biz("SUCCESS", o.data()))
+	reply(w, http.StatusOK, biz("SUCCESS", o.dataFor(plan)))
 }
 
 func (s *Server) cancel(w http.ResponseWriter, o *Order, plan Plan) {
@@ -431,10 +473,15 @@ func (s *Server) cancel(w http.ResponseWriter, o *Order, plan Plan) {
 			"error_code": "UPAY_CANCEL_INVALID_ORDER_STATE", "error_message": "撤单失败", "data": o.data()}})
 		return
 	}
+	if o.Status == Canceled {
+		// A cancel re-sent after its answer was lost (vendor's result-code list).
+		reply(w, http.StatusOK, bizFail("FAIL", "UPAY_CANCEL_ORDER_NOOP", "订单已经是撤单状态了"))
+		return
+	}
 	if o.Status == Created || o.Status == Paid || o.Status == PayError {
 		o.Status = Canceled
 	}
-	reply(w, http.StatusOK, biz("CANCEL_SUCCESS", o.data()))
+	reply(w, http.StatusOK, biz("CANCEL_SUCCESS", o.dataFor(plan)))
 }
 
 func (s *Server) refund(w http.ResponseWriter, req map[string]string) {
@@ -458,7 +505,8 @@ func (s *Server) refund(w http.ResponseWriter, req map[string]string) {
 	default:
 		if done, ok := o.Refunds[no]; ok {
 			if done == amount {
-				a = biz("REFUND_SUCCESS", o.data())
+				// A refund re-sent after its answer was lost (vendor's result-code list).
+				a = bizFail("FAIL", "UPAY_REFUND_ORDER_NOOP", "本次退款已经完成了")
 			} else {
 				a = bizFail("FAIL", "REFUND_REQUEST_CONFLICT", "重复的退款请求")
 			}
@@ -475,7 +523,7 @@ func (s *Server) refund(w http.ResponseWriter, req map[string]string) {
 			if o.Refunded == o.Amount {
 				o.Status = Refunded
 			}
-			a = biz("REFUND_SUCCESS", o.data())
+			a = biz("REFUND_SUCCESS", o.dataFor(s.plans[o.DynamicID]))
 		}
 	}
 	o.RefundCalls[no]++
