@@ -64,6 +64,7 @@ func (f *fixture) newClient() *shouqianba.Client {
 		PayTimeout: 5 * time.Second, CallTimeout: 2 * time.Second,
 	})
 	require.NoError(f.t, err)
+	f.t.Cleanup(c.WaitCheckin) // before the directory it saves into goes
 	return c
 }
 
@@ -344,6 +345,7 @@ func TestActivate(t *testing.T) {
 	// The activated terminal can sign.
 	c, err := shouqianba.New(shouqianba.Options{BaseURL: srv.URL, TillID: "till-01", Terminal: file})
 	require.NoError(t, err)
+	t.Cleanup(c.WaitCheckin)
 	o, err := c.Query(context.Background(), payflow.OrderRef{OrderNo: "x"})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.NotFound, o.Kind)
