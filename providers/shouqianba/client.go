@@ -52,8 +52,7 @@ type Client struct {
 
 	mu         sync.Mutex // guards term and checkingIn; never held over the network
 	term       Terminal
-	checkingIn bool           // a check-in is in flight
-	checkins   sync.WaitGroup // the check-in goroutine
+	checkingIn chan struct{} // closed when the check-in in flight ends; nil when none is
 }
 
 // New loads the terminal's credentials and returns a client. It fails with
@@ -161,6 +160,19 @@ func (c *Client) call(ctx context.Context, call, path string, body func(sn strin
 	t := c.term
 	c.mu.Unlock()
 	env, raw, err := post(ctx, c.http, c.opt.BaseURL+path, t.SN, t.Key, body(t.SN), timeout)
+	if err == nil && env.ErrorCode == "ILLEGAL_SIGN" {
+		// A check-in may have made our key too old while this call was on
+		// its way (two rotations after a lost check-in answer). The gateway
+		// checks the signature before anything else, so nothing happened:
+		// send it again once with the key the check-in saved.
+		c.WaitCheckin()
+		c.mu.Lock()
+		now := c.term
+		c.mu.Unlock()
+		if now.Key != t.Key {
+			env, raw, err = post(ctx, c.http, c.opt.BaseURL+path, now.SN, now.Key, body(now.SN), timeout)
+		}
+	}
 	if err != nil {
 		return payflow.Outcome{Raw: raw}, nil, err
 	}
@@ -320,21 +332,28 @@ func (c *Client) ensureCheckedIn(context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	today := c.opt.Now().Format(time.DateOnly)
-	if c.term.CheckedIn == today || c.checkingIn {
+	if c.term.CheckedIn == today || c.checkingIn != nil {
 		return
 	}
-	c.checkingIn = true
-	c.checkins.Add(1)
+	done := make(chan struct{})
+	c.checkingIn = done
 	go func() {
-		defer c.checkins.Done()
+		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*c.opt.CallTimeout)
 		defer cancel()
 		c.checkin(ctx, today)
 	}()
 }
 
-// WaitCheckin waits for a check-in in flight, if any (tests, shutdown).
-func (c *Client) WaitCheckin() { c.checkins.Wait() }
+// WaitCheckin waits for the check-in in flight, if any.
+func (c *Client) WaitCheckin() {
+	c.mu.Lock()
+	done := c.checkingIn
+	c.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
 
 // checkin runs one day's check-in and saves the new key.
 func (c *Client) checkin(ctx context.Context, today string) {
@@ -343,7 +362,7 @@ func (c *Client) checkin(ctx context.Context, today string) {
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.checkingIn = false
+		c.checkingIn = nil
 		c.mu.Unlock()
 	}()
 	log := c.opt.Logger.With("terminal_sn", term.SN)

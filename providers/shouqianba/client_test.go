@@ -300,7 +300,11 @@ func TestRestartBeforeKeySaved(t *testing.T) {
 	assert.Equal(t, 2, n)
 	assert.NotEqual(t, rotated, cur)
 	assert.Equal(t, cur, c.Terminal().Key)
-	assert.Zero(t, f.fake.BadSignatures, "the old key still signed")
+	// The query raced the check-in: signed with the old key it is valid
+	// until the check-in rotates a second time; if it arrived after that,
+	// the gateway refused its signature and it was sent again with the new
+	// key. Either way it was answered.
+	assert.LessOrEqual(t, f.fake.BadSignatures, 1)
 }
 
 func TestActivate(t *testing.T) {
