@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -39,8 +40,33 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the journal at path with mode 0600. It
-// fails after a second if another process holds the file.
+// fails after a second if another process holds the file. An existing
+// file is first checked read-only (Verify): a damaged one is refused with
+// an error wrapping *DamagedError and is not written to.
 func Open(path string) (*Store, error) {
+	s, _, err := OpenChecked(path)
+	return s, err
+}
+
+// OpenChecked is Open, also returning what the check found (warnings a
+// caller should log).
+func OpenChecked(path string) (*Store, Report, error) {
+	var rep Report
+	switch fi, err := os.Stat(path); {
+	case err == nil && fi.IsDir():
+		return nil, rep, fmt.Errorf("store: the journal %s is a directory", path)
+	case err == nil:
+		if rep, err = Verify(path, false); err != nil {
+			return nil, rep, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, rep, fmt.Errorf("store: %w", err)
+	}
+	s, err := open(path)
+	return s, rep, err
+}
+
+func open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: %s is locked: is another posd running with this data directory?", path)

@@ -181,28 +181,46 @@ func TestPrune(t *testing.T) {
 	assert.Len(t, ps, 2)
 }
 
-func TestCorruptRecordIsAnError(t *testing.T) {
+// TestCorruptRecord: a settled payment's unreadable record does not stop
+// the till (start-up reads what recovery reads), is an error when read,
+// and is named by the full check; an open payment's unreadable record
+// stops the start: recovery could not resume it.
+func TestCorruptRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posd.db")
 	s, err := store.Open(path)
 	require.NoError(t, err)
-	_, err = s.Create(payment("pay_a", "A1", day1, payflow.StatePaying))
+	_, err = s.Create(payment("pay_a", "A1", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_b", "B1", day1, payflow.StatePaying))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+	corrupt := func(id string) {
+		db, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("payments")).Put([]byte(id), []byte("{not json"))
+		}))
+		require.NoError(t, db.Close())
+	}
 
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("payments")).Put([]byte("pay_a"), []byte("{not json"))
-	}))
-	require.NoError(t, db.Close())
-
+	corrupt("pay_a")
 	s, err = store.Open(path)
 	require.NoError(t, err)
-	defer s.Close()
 	_, err = s.Get("pay_a")
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "corrupt"), err.Error())
 	assert.False(t, errors.Is(err, payflow.ErrNotFound))
+	require.NoError(t, s.Close())
+	_, err = store.Verify(path, true)
+	var de *store.DamagedError
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "payment pay_a: its record is not readable")
+
+	corrupt("pay_b")
+	_, err = store.Open(path)
+	require.ErrorAs(t, err, &de)
+	assert.Contains(t, err.Error(), "open payment pay_b")
+	assert.Contains(t, err.Error(), "posd journal recover")
 }
 
 // BenchmarkCommit measures one journal write: a payment state change

@@ -1,0 +1,232 @@
+package store_test
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/store"
+)
+
+// goodJournal writes a journal of n payments (every fifth one still open,
+// some with refunds) and a print job each, and returns its path.
+func goodJournal(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	for i := range n {
+		st := payflow.StatePaid
+		if i%5 == 0 {
+			st = payflow.StateInDoubt
+		}
+		p := payment(fmt.Sprintf("pay_%04d", i), fmt.Sprintf("order-%04d", i), day1, st)
+		if i%3 == 0 {
+			p.Refunds = []*payflow.Refund{{ID: "r1", RequestNo: "26112000000012345678", Amount: 10, State: payflow.RefundRefunded, CreatedAt: day1}}
+		}
+		_, err := s.Create(p)
+		require.NoError(t, err)
+		_, err = s.AddJob(&store.PrintJob{ID: "payment/" + p.ID, PaymentID: p.ID, State: store.JobDone, Data: make([]byte, 300)})
+		require.NoError(t, err)
+	}
+	_, err = s.ReserveSeq(100)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	return path
+}
+
+// usedBytes is the size of the pages a journal holds (its high-water mark).
+func usedBytes(t *testing.T, path string) int {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	var n int64
+	require.NoError(t, db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }))
+	return int(n)
+}
+
+func sum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return sha256.Sum256(b)
+}
+
+// damage writes a copy of good changed by f next to it.
+func damage(t *testing.T, good string, f func(b []byte) []byte) string {
+	t.Helper()
+	b, err := os.ReadFile(good)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	require.NoError(t, os.WriteFile(path, f(b), 0o600))
+	return path
+}
+
+// TestDamagedJournal: truncated, zeroed and bit-flipped journals never make
+// posd panic (it did: invalid freelist page, SIGBUS, SIGSEGV, exit code 2)
+// and are never written to. A damaged one is refused with a *DamagedError
+// that says what to do; one whose damage bbolt cannot see (a flip in a
+// free page) opens and reads whole. Either way, recover copies out what
+// can be read.
+func TestDamagedJournal(t *testing.T) {
+	const n = 300
+	good := goodJournal(t, n)
+	info, err := os.Stat(good)
+	require.NoError(t, err)
+	size := int(info.Size())
+	const page = 4096
+	used := usedBytes(t, good) // bbolt grows files ahead of what they hold
+
+	type fixture struct {
+		name      string
+		f         func([]byte) []byte
+		mustError bool
+	}
+	fixtures := []fixture{
+		{"empty", func(b []byte) []byte { return nil }, true},
+		{"only the first meta page", func(b []byte) []byte { return b[:page] }, true},
+		{"cut to the two meta pages", func(b []byte) []byte { return b[:2*page] }, true},
+		{"cut in half", func(b []byte) []byte { return b[:size/2] }, true},
+		{"cut a page short of what it holds", func(b []byte) []byte { return b[:used-page] }, true},
+		{"cut a byte short of what it holds", func(b []byte) []byte { return b[:used-1] }, true},
+		{"its unused tail cut off", func(b []byte) []byte { return b[:used] }, false},
+		{"all zeroes", func(b []byte) []byte { return make([]byte, len(b)) }, true},
+		{"both meta pages zeroed", func(b []byte) []byte { clear(b[:2*page]); return b }, true},
+	}
+	for pg := 2; pg*page < size; pg += max(1, size/page/12) {
+		fixtures = append(fixtures, fixture{fmt.Sprintf("page %d zeroed", pg), func(b []byte) []byte {
+			clear(b[pg*page : (pg+1)*page])
+			return b
+		}, false})
+	}
+	for i, off := range []int{20, 24, 40, 48, 56, page + 20, page + 56} {
+		fixtures = append(fixtures, fixture{fmt.Sprintf("meta bit flip %d at %d", i, off), func(b []byte) []byte { b[off] ^= 0x10; return b }, false})
+	}
+	for off := 2*page + 7; off < size; off += size / 40 {
+		fixtures = append(fixtures, fixture{fmt.Sprintf("bit flip at %d", off), func(b []byte) []byte { b[off] ^= 0x04; return b }, false})
+	}
+	for off := 2 * page; off < size; off += size / 20 {
+		fixtures = append(fixtures, fixture{fmt.Sprintf("page header smashed at %d", off), func(b []byte) []byte {
+			page0 := off - off%page
+			for i := 8; i < 16; i++ { // flags, count, overflow
+				b[page0+i] = 0xff
+			}
+			return b
+		}, false})
+	}
+
+	refused := 0
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			path := damage(t, good, fx.f)
+			before := sum(t, path)
+			s, err := store.Open(path)
+			var de *store.DamagedError
+			if err != nil {
+				refused++
+				require.ErrorAs(t, err, &de, "a damaged journal is refused as damaged, not %v", err)
+				assert.Contains(t, err.Error(), "posd journal recover")
+				assert.Equal(t, before, sum(t, path), "a refused journal is not written to")
+			} else {
+				require.False(t, fx.mustError, "a %s journal was opened", fx.name)
+				// Undetected damage must not hide anything recovery needs.
+				open, err := s.Open()
+				require.NoError(t, err)
+				assert.Len(t, open, n/5)
+				require.NoError(t, s.Close())
+				before = sum(t, path) // opened read-write, as a daemon would
+			}
+
+			// Recovery copies out what can be read, never touching the file.
+			out := filepath.Join(t.TempDir(), "recovered.db")
+			rep, rerr := store.Recover(path, out)
+			assert.Equal(t, before, sum(t, path), "recover does not write to the damaged file")
+			if rerr != nil {
+				assert.True(t, fx.mustError || de != nil, "recover failed on a journal that opened: %v", rerr)
+				return
+			}
+			if _, err := store.Verify(out, true); err != nil {
+				t.Fatalf("the recovered journal is not sound: %v (report %+v)", err, rep)
+			}
+			r, err := store.Open(out)
+			require.NoError(t, err)
+			defer r.Close()
+			assert.LessOrEqual(t, rep.Payments, n)
+			if _, err := store.Verify(path, true); err == nil {
+				assert.Equal(t, n, rep.Payments, "nothing lost from a journal the full check passes")
+			}
+			first, err := r.ReserveSeq(1)
+			require.NoError(t, err)
+			if rep.Payments > 0 {
+				assert.Greater(t, first, uint64(100), "numbering carries on past the damaged journal's")
+			}
+		})
+	}
+	t.Logf("%d of %d damaged journals refused", refused, len(fixtures))
+	assert.Greater(t, refused, len(fixtures)/3)
+}
+
+// TestRecoverKeepsEverythingFromASoundJournal: recover on a sound journal
+// is a full copy: the same payments, indexes and jobs.
+func TestRecoverKeepsEverythingFromASoundJournal(t *testing.T) {
+	good := goodJournal(t, 40)
+	out := filepath.Join(t.TempDir(), "r.db")
+	rep, err := store.Recover(good, out)
+	require.NoError(t, err)
+	assert.Equal(t, 40, rep.Payments)
+	assert.Equal(t, 40, rep.Jobs)
+	assert.Empty(t, rep.Lost)
+	full, err := store.Verify(out, true)
+	require.NoError(t, err)
+	assert.Equal(t, 40, full.Payments)
+	assert.Equal(t, 8, full.Open)
+	assert.Equal(t, 40, full.Jobs)
+
+	s, err := store.Open(out)
+	require.NoError(t, err)
+	defer s.Close()
+	p, err := s.ByOrder("order-0003")
+	require.NoError(t, err)
+	assert.Len(t, p.Refunds, 1)
+	ps, err := s.RefundDay(day1.Format("2006-01-02"))
+	require.NoError(t, err)
+	assert.Len(t, ps, 14)
+	has, err := s.HasJob("payment/pay_0007")
+	require.NoError(t, err)
+	assert.True(t, has, "printed receipts stay printed: not printed again")
+
+	_, err = store.Recover(good, out)
+	assert.Error(t, err, "never overwrites")
+}
+
+// TestVerifyLockedAndBackup: a journal held by a running posd is reported
+// locked (not damaged); a backup taken while it runs is a sound journal.
+func TestVerifyLockedAndBackup(t *testing.T) {
+	good := goodJournal(t, 10)
+	s, err := store.Open(good)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = store.Verify(good, true)
+	require.ErrorIs(t, err, store.ErrLocked)
+	var de *store.DamagedError
+	assert.False(t, errors.As(err, &de))
+
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(backup)
+	require.NoError(t, err)
+	_, err = s.Backup(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	rep, err := store.Verify(backup, true)
+	require.NoError(t, err)
+	assert.Equal(t, 10, rep.Payments)
+}
