@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -242,6 +243,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
+	c.DataDir = expandHome(c.DataDir)
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
 		for i, k := range und {
@@ -256,16 +258,35 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
+	if c.Provider.Name != "demo" && !md.IsDefined("till_id") {
+		return nil, &Error{File: name, Key: "till_id", Msg: fmt.Sprintf("must be set when a real gateway (%s) is configured: it names this till on receipts and in the gateway's order numbers, and two tills left on the default %q share them; give each till of the shop its own, e.g. till_id = \"till-02\"", c.Provider.Name, Default().TillID)}
+	}
 	return c, nil
 }
 
 var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
+
+// expandHome turns a leading ~ (alone or before a separator) into the
+// user's home directory, as the documentation's examples write it.
+func expandHome(p string) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") && !strings.HasPrefix(p, `~\`) {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(home, p[1:])
+}
 
 // Validate checks every value and names the first key that is wrong.
 func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) error { return &Error{Key: key, Msg: fmt.Sprintf(format, a...)} }
 	if strings.TrimSpace(c.DataDir) == "" {
 		return bad("data_dir", "must not be empty")
+	}
+	if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+		return bad("data_dir", "%s is a file; it must be a directory (or not exist yet)", c.DataDir)
 	}
 	if c.TillID == "" || len(c.TillID) > 32 || strings.ContainsFunc(c.TillID, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return bad("till_id", "must be 1 to 32 printable ASCII characters without spaces, got %q", c.TillID)
@@ -395,6 +416,9 @@ func (a *API) validate() error {
 	host, port, err := net.SplitHostPort(a.Listen)
 	if err != nil || port == "" {
 		return &Error{Key: "api.listen", Msg: fmt.Sprintf("must be host:port like 127.0.0.1:8421, got %q", a.Listen)}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return &Error{Key: "api.listen", Msg: fmt.Sprintf("port %q must be a number from 0 to 65535", port)}
 	}
 	if !a.AllowRemote && !IsLoopbackHost(host) {
 		return &Error{Key: "api.listen", Msg: fmt.Sprintf("%q is not a loopback address; the API carries payments and must stay on this machine (set api.allow_remote = true only behind a firewall you control)", a.Listen)}

@@ -114,6 +114,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[api]\nlisten = \"0.0.0.0:8421\"", "api.listen", "loopback"},
 		{"[api]\nlisten = \"192.168.1.5:8421\"", "api.listen", "loopback"},
 		{"[api]\nlisten = \"8421\"", "api.listen", "host:port"},
+		{"[api]\nlisten = \"127.0.0.1:99999\"", "api.listen", "0 to 65535"},
+		{"[api]\nlisten = \"127.0.0.1:http\"", "api.listen", "0 to 65535"},
+		{"[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nterminal_sn = \"1\"\nterminal_key = \"k\"", "till_id", "two tills"},
 		{"[api]\ntoken = \"short\"", "api.token", "16"},
 		{"[api]\nallowed_origins = [\"localhost:3000\"]", "api.allowed_origins[0]", "origin"},
 		{"[api]\nallowed_origins = [\"http://x/path\"]", "api.allowed_origins[0]", "origin"},
@@ -147,6 +150,29 @@ func TestErrorsNameTheKey(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.says)
 		})
 	}
+}
+
+// TestDataDir: ~ is the home directory, as the docs write it; a data_dir
+// that is a file is refused by config check, not found at start.
+func TestDataDir(t *testing.T) {
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	c, err := config.Parse("posd.toml", []byte("data_dir = \"~/posd-data\""))
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(home, "posd-data"), c.DataDir)
+	c, err = config.Parse("posd.toml", []byte("data_dir = \"/srv/~x\""))
+	require.NoError(t, err)
+	assert.Equal(t, "/srv/~x", c.DataDir)
+
+	file := filepath.Join(t.TempDir(), "afile")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = config.Parse("posd.toml", []byte("data_dir = \""+file+"\""))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "data_dir: "+file+" is a file")
+
+	// With a real gateway and till_id set, the default name is allowed.
+	_, err = config.Parse("posd.toml", []byte("till_id = \"till-01\"\n[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nterminal_sn = \"1\"\nterminal_key = \"k\""))
+	require.NoError(t, err)
 }
 
 func TestScanners(t *testing.T) {

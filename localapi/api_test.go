@@ -61,6 +61,7 @@ func newEnv(t testing.TB) *env {
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: []string{"http://localhost:3000"},
 		Version: "test", Provider: "demo", TillID: "till-01", JournalCheck: st.Check, Printer: queue,
+		Backup: st.Backup,
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
@@ -246,6 +247,12 @@ func TestCreatePayment(t *testing.T) {
 		{`{"order_id":"X","amount":5,"items":[{"name":"","quantity":1,"amount":5}]}`, "invalid_request", "items[0].name"},
 		{`{"order_id":"X","amount":5,"items":[{"name":"a","quantity":1,"amount":2.5}]}`, "invalid_request", "items[0].amount"},
 		{`{"order_id":"X","amount":5,"items":[{"name":"a","quantity":1,"amount":5,"sku":1}]}`, "invalid_request", "sku"},
+		// Ambiguous bodies: encoding/json alone would take the last key, or
+		// match a key in any case.
+		{`{"order_id":"X","amount":5,"amount":500000}`, "invalid_request", `\"amount\" appears twice`},
+		{`{"order_id":"X","amount":5,"AMOUNT":500000}`, "invalid_request", "differ only in case"},
+		{`{"order_id":"X","Amount":5}`, "invalid_request", `must be spelled \"amount\"`},
+		{`{"order_id":"X","amount":5,"items":[{"name":"a","quantity":1,"amount":5,"Amount":6}]}`, "invalid_request", "differ only in case"},
 	}
 	for _, b := range bad {
 		_, r := e.create(b.body)
@@ -489,6 +496,25 @@ func TestHealth(t *testing.T) {
 	var list localapi.PaymentList
 	e.call("GET", "/v1/payments?state=needs_attention", "").json(t, &list)
 	require.Len(t, list.Payments, 1)
+}
+
+// TestJournalBackupRoute: GET /v1/journal/backup streams a consistent
+// copy of the journal while payments go on: a journal that opens and
+// holds them.
+func TestJournalBackupRoute(t *testing.T) {
+	e := newEnv(t)
+	e.paid("A1", 100)
+	e.paid("A2", 200)
+	r := e.call("GET", "/v1/journal/backup", "")
+	require.Equal(t, 200, r.status, string(r.body))
+	assert.Equal(t, "application/octet-stream", r.header.Get("Content-Type"))
+	path := filepath.Join(t.TempDir(), "backup.db")
+	require.NoError(t, os.WriteFile(path, r.body, 0o600))
+	rep, err := store.Verify(path, true)
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.Payments)
+	r = e.call("GET", "/v1/journal/backup", "", withHeader("Authorization", "Bearer wrong"))
+	assert.Equal(t, 401, r.status, "the journal is behind the token")
 }
 
 // TestJournalUnavailable: with the journal gone (a failed disk), payments

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 )
 
@@ -52,7 +53,19 @@ type ScanRequest struct {
 
 // decode reads exactly one JSON object with only known fields into v.
 func decode(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("reading the body: %v", err)
+	}
+	if len(body) > maxBody {
+		return fmt.Errorf("the body is larger than %d KiB", maxBody>>10)
+	}
+	// Keys twice, or in another case than documented, are ambiguous:
+	// encoding/json would quietly take the last, or match any case.
+	if err := strictjson.Check(body, v); errors.Is(err, strictjson.ErrAmbiguous) {
+		return fmt.Errorf("%v; see docs/api.md", strings.TrimPrefix(err.Error(), "ambiguous JSON: "))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
@@ -386,6 +399,22 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm a cancel or a refund; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)
 	}
 	writeJSON(w, status, h)
+}
+
+// backup streams a consistent copy of the journal (bbolt's own format, a
+// journal posd can open) for 'posd journal backup'.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	if s.opt.Backup == nil {
+		writeError(w, http.StatusNotFound, "not_found", "this daemon offers no journal backup")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="posd-journal-`+s.opt.Now().Format("20060102-150405")+`.db"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := s.opt.Backup(w); err != nil {
+		// The status is sent; a cut-short body fails the client's check.
+		s.log.Error("journal backup failed", "err", err)
+	}
 }
 
 // DeviceList is the answer of GET /v1/devices.

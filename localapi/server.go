@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +32,10 @@ type Options struct {
 	JournalCheck   func() error
 	Devices        func() []payflow.DeviceStatus // scanners and printers; nil: none
 	Printer        *printer.Queue                // nil: no receipts
-	Logger         *slog.Logger
+	// Backup writes a consistent copy of the journal (GET
+	// /v1/journal/backup); nil: not offered.
+	Backup func(io.Writer) (int64, error)
+	Logger *slog.Logger
 	Now            func() time.Time
 }
 
@@ -70,6 +74,7 @@ func New(opt Options) *Server {
 	s.route("/v1/devices", methods{"GET": s.devices})
 	s.route("/v1/payments/{id}/receipt", methods{"GET": s.getReceipt, "POST": s.reprint})
 	s.route("/v1/printer/test", methods{"POST": s.testPage})
+	s.route("/v1/journal/backup", methods{"GET": s.backup})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})

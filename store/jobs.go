@@ -39,7 +39,7 @@ func jobKey(seq uint64) []byte { return []byte(fmt.Sprintf("%020d", seq)) }
 // AddJob journals a new job unless one with its id exists; it reports
 // whether it added it. Jobs are kept in the order they were added.
 func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketJobs)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
 // SaveJob records a job's new state. A done job drops its bytes: only its
 // id stays, so that it is never printed again.
 func (s *Store) SaveJob(j *PrintJob) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if b == nil || b.Get(jobKey(j.Seq)) == nil {
 			return fmt.Errorf("store: no print job %s", j.ID)

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,6 +38,37 @@ var (
 // Store is the bbolt journal. It implements payflow.Journal.
 type Store struct {
 	db *bolt.DB
+	// writeErr is the last failed commit (a full disk, an I/O error),
+	// cleared by the next one that succeeds; Check reports it.
+	writeErr atomic.Pointer[writeFailure]
+	failNext func() error // tests: makes the next commits fail
+}
+
+type writeFailure struct {
+	err error
+	at  time.Time
+}
+
+// update runs fn in a write transaction and remembers whether the commit
+// itself (not fn's own refusal) failed.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if fnErr = fn(tx); fnErr != nil {
+			return fnErr
+		}
+		if s.failNext != nil {
+			return s.failNext()
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		s.writeErr.Store(nil)
+	case fnErr == nil:
+		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
+	}
+	return err
 }
 
 // Open opens (creating if needed) the journal at path with mode 0600. It
@@ -152,7 +184,7 @@ func put(tx *bolt.Tx, p *payflow.Payment) error {
 // Create journals a new payment and indexes it by order id and day.
 func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
 	var existing *payflow.Payment
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		orders := tx.Bucket(bucketOrders)
 		if id := orders.Get([]byte(p.OrderID)); id != nil {
 			var err error
@@ -179,7 +211,7 @@ func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
 // Save replaces a payment's record. It refuses an id it has never seen, so
 // a stray save cannot create an unindexed payment.
 func (s *Store) Save(p *payflow.Payment) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) == nil {
 			return fmt.Errorf("%w: %s", payflow.ErrNotFound, p.ID)
 		}
@@ -274,7 +306,7 @@ func (s *Store) ReserveSeq(n uint64) (first uint64, err error) {
 	if n == 0 {
 		return 0, errors.New("store: reserving no numbers")
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMeta)
 		first = b.Sequence() + 1
 		return b.SetSequence(b.Sequence() + n)
@@ -282,8 +314,12 @@ func (s *Store) ReserveSeq(n uint64) (first uint64, err error) {
 	return first, err
 }
 
-// Check reads the journal to prove it is usable.
+// Check reports whether the journal is usable: readable, and its last
+// write did not fail (a full disk answers reads while every write fails).
 func (s *Store) Check() error {
+	if f := s.writeErr.Load(); f != nil {
+		return fmt.Errorf("store: the last journal write failed at %s (%v): payments are refused until a write succeeds; free disk space", f.at.Format(time.TimeOnly), f.err)
+	}
 	return s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketPayments) == nil {
 			return errors.New("store: payments bucket missing")
@@ -297,7 +333,7 @@ func (s *Store) Check() error {
 // their age. It returns how many were deleted.
 func (s *Store) Prune(cutoff time.Time) (n int, err error) {
 	end := []byte(cutoff.Format(time.DateOnly) + "/")
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		days := tx.Bucket(bucketDays)
 		var doomed [][]byte
 		c := days.Cursor()

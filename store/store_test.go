@@ -296,3 +296,23 @@ func TestPrintJobs(t *testing.T) {
 	ok, _ = s.HasJob("payment/pay_a")
 	assert.False(t, ok)
 }
+
+// TestCheckReportsFailedWrites: a full disk answers reads while every
+// write fails; Check says so until a write succeeds.
+func TestCheckReportsFailedWrites(t *testing.T) {
+	s := open(t)
+	require.NoError(t, s.Check())
+	_, err := s.Create(payment("pay_a", "A1", day1, payflow.StatePaying))
+	require.NoError(t, err)
+	s.FailWrites(errors.New("write posd.db: no space left on device"))
+	require.Error(t, s.Save(payment("pay_a", "A1", day1, payflow.StateInDoubt)))
+	err = s.Check()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no space left on device")
+	_, err = s.Create(payment("pay_b", "A1", day1, payflow.StatePaying))
+	assert.ErrorIs(t, err, payflow.ErrOrderExists, "a refusal is not a write failure")
+	assert.Error(t, s.Check(), "still failing")
+	s.FailWrites(nil)
+	require.NoError(t, s.Save(payment("pay_a", "A1", day1, payflow.StateInDoubt)))
+	assert.NoError(t, s.Check())
+}

@@ -8,6 +8,7 @@
 //	posd status ID [--wait] · posd cancel ID · posd scan CODE
 //	posd refund ID --amount N --refund-id R [--reason TEXT]
 //	posd report [--date YYYY-MM-DD]
+//	posd journal check | recover | backup FILE
 package main
 
 import (
@@ -16,6 +17,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/tillworks/posd/store"
 )
 
 // Exit codes.
@@ -23,7 +26,10 @@ const (
 	exitOK        = 0
 	exitFailure   = 1 // runtime failure, or the API refused the request
 	exitBadConfig = 2 // bad configuration or usage: fix it, do not restart
-	exitNotPaid   = 4 // a payment ended but not paid (pay --wait, status --wait)
+	// exitJournalDamaged: the journal is damaged and was left untouched;
+	// restarting cannot help (posd journal check / recover).
+	exitJournalDamaged = 3
+	exitNotPaid        = 4 // a payment ended but not paid (pay --wait, status --wait)
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -57,6 +63,8 @@ Usage:
   posd config show [--config FILE]              print the effective configuration
   posd provider activate [--config FILE]        exchange [provider.shouqianba] activation_code for a terminal
   posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
+  posd journal check|recover [--file F]         check the journal; copy what can be read of a damaged one into a new one
+  posd journal backup FILE                      a consistent copy of the journal (from the running daemon, or the file)
   posd service install|uninstall|start|stop|restart|status [--config FILE]
                                                  the system service (status exits 0 running, 3 stopped, 4 not installed)
   posd version                                   print the version
@@ -89,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdProvider(args[1:], stdout)
 	case "devices":
 		err = cmdDevices(args[1:], stdout)
+	case "journal":
+		code, err = cmdJournal(args[1:], stdout)
 	case "service":
 		code, err = cmdService(args[1:], stdout)
 	case "version", "--version", "-v":
@@ -106,8 +116,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "posd: %v\n", err)
 	var ue *usageError
 	var ce *configError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	var de *store.DamagedError
+	switch {
+	case errors.As(err, &ue) || errors.As(err, &ce):
 		return exitBadConfig
+	case errors.As(err, &de):
+		return exitJournalDamaged
 	}
 	return exitFailure
 }

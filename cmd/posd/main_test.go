@@ -24,7 +24,9 @@ func TestCLIExitCodes(t *testing.T) {
 	badLogo := filepath.Join(dir, "logo.toml")
 	os.WriteFile(badLogo, []byte("[printer]\nlogo = \"/nonexistent.png\"\n"), 0o600)
 	sqb := filepath.Join(dir, "sqb.toml")
-	os.WriteFile(sqb, []byte(fmt.Sprintf("data_dir = %q\n[api]\nlisten = \"127.0.0.1:0\"\n[provider]\nname = \"shouqianba\"\n", filepath.Join(dir, "sqbdata"))), 0o600)
+	os.WriteFile(sqb, []byte(fmt.Sprintf("data_dir = %q\ntill_id = \"t9\"\n[api]\nlisten = \"127.0.0.1:0\"\n[provider]\nname = \"shouqianba\"\n", filepath.Join(dir, "sqbdata"))), 0o600)
+	noTill := filepath.Join(dir, "notill.toml")
+	os.WriteFile(noTill, []byte("[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nterminal_sn = \"1\"\nterminal_key = \"k\"\n"), 0o600)
 	tests := []struct {
 		args   []string
 		code   int
@@ -40,6 +42,9 @@ func TestCLIExitCodes(t *testing.T) {
 		{[]string{"run", "--config", bad}, 2, "", "payflow.poll_interval"},
 		{[]string{"run", "--bogus"}, 2, "", "bogus"},
 		{[]string{"run", "--config", sqb}, 2, "", "posd provider activate"},
+		{[]string{"run", "--config", noTill}, 2, "", "till_id: must be set when a real gateway"},
+		{[]string{"journal"}, 2, "", "usage: posd journal"},
+		{[]string{"journal", "backup", "--data-dir", dir}, 2, "", "usage: posd journal backup FILE"},
 		{[]string{"frobnicate"}, 2, "", "unknown command"},
 		{nil, 2, "", "Usage"},
 		{[]string{"pay", "--config", good, "--data-dir", dir, "--order", "A1"}, 2, "", "--amount"},
@@ -64,6 +69,11 @@ func TestClientCommands(t *testing.T) {
 	cli := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := run(append(args, "--config", e.config), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	run2 := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
 		return code, out.String(), errb.String()
 	}
 	code, out, errs := cli("pay", "--amount", "1250", "--order", "C1", "--code", "134567890123456789", "--wait")
@@ -94,6 +104,18 @@ func TestClientCommands(t *testing.T) {
 	code, _, errs = cli("cancel", id)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errs, "not_cancellable")
+
+	// A backup while the daemon runs comes from the daemon (the file is locked).
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	code, out, errs = cli("journal", "backup", backup)
+	assert.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "from the running posd")
+	code, _, errs = cli("journal", "check")
+	assert.Equal(t, 1, code, "the running daemon's journal is locked")
+	assert.Contains(t, errs, "another posd running")
+	code, out, _ = run2("journal", "check", "--file", backup)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "ok (")
 
 	code, out, _ = cli("receipt", id)
 	assert.Equal(t, 0, code)
@@ -129,6 +151,7 @@ func TestProviderActivate(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "posd.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
+till_id = "till-02"
 [provider]
 name = "shouqianba"
 [provider.shouqianba]

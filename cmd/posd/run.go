@@ -90,12 +90,18 @@ func apiToken(cfg *config.Config) (string, error) {
 	}
 	path := filepath.Join(cfg.DataDir, tokenFile)
 	if b, err := os.ReadFile(path); err == nil {
+		if err := tighten(path, 0o600); err != nil {
+			return "", err
+		}
 		if t := strings.TrimSpace(string(b)); len(t) >= 16 {
 			return t, nil
 		}
 		return "", fmt.Errorf("%s holds no usable token: delete it and restart to generate a new one", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("reading the API token: %w", err)
+	}
+	if err := tighten(path, 0o600); err != nil {
+		return "", err
 	}
 	var b [24]byte
 	rand.Read(b[:])
@@ -106,25 +112,64 @@ func apiToken(cfg *config.Config) (string, error) {
 	return t, nil
 }
 
+// prepareDataDir creates the data directory, or tightens an existing one
+// that others can read (a directory made by hand, or by an older posd):
+// it holds the journal and the API token.
+func prepareDataDir(dir string, log *slog.Logger) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return &configError{Key: "data_dir", Msg: fmt.Sprintf("%s is a file, not a directory", dir)}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory %s: %w", dir, err)
+	}
+	if err := tighten(dir, 0o700); err != nil {
+		return err
+	}
+	return secureDataDir(dir)
+}
+
+// tighten takes away from path any permission beyond mode (Unix modes;
+// on Windows the data directory's ACL does this). A path posd cannot
+// tighten is an error: it would leave payments or the token readable.
+func tighten(path string, mode os.FileMode) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&^mode == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, fi.Mode().Perm()&mode); err != nil {
+		return fmt.Errorf("%s is readable by others (mode %04o) and posd cannot change that (%v): run 'chmod %04o %s' as its owner", path, fi.Mode().Perm(), err, mode, path)
+	}
+	return nil
+}
+
 // Run is the daemon: it opens the journal, recovers open payments, serves
 // the API until ctx ends, then shuts down in order: stop accepting, let
 // the journal write in flight finish, leave open payments for recovery.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("creating the data directory %s: %w", cfg.DataDir, err)
-	}
-	if err := secureDataDir(cfg.DataDir); err != nil {
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
 	token, err := apiToken(cfg)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "posd.db"))
+	st, rep, err := store.OpenChecked(journalFile(cfg.DataDir))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	for _, w := range rep.Warnings {
+		log.Warn("journal: "+w, "journal", st.Path())
+	}
 	prune(st, cfg, log)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -190,10 +235,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
 		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
-		Devices: devices, Printer: queue,
+		Devices: devices, Printer: queue, Backup: st.Backup,
 	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		// A request's body must arrive within this: a slow or stalled
+		// client cannot hold connections open. (Answers are not bounded:
+		// events and long polls stream for as long as they are read.)
+		ReadTimeout: 20 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests end with the daemon, so event streams and long polls
 		// do not hold up a shutdown.

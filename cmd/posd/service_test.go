@@ -21,7 +21,7 @@ func TestServiceDefinition(t *testing.T) {
 		unit, _ := def.Option["SystemdScript"].(string)
 		exe, _ := os.Executable()
 		assert.Contains(t, unit, "ExecStart="+exe+" run --config /etc/posd/custom.toml")
-		for _, want := range []string{"Type=notify", "Restart=on-failure", "RestartPreventExitStatus=2", "User=posd",
+		for _, want := range []string{"Type=notify", "Restart=on-failure", "RestartPreventExitStatus=2 3", "User=posd",
 			"StateDirectory=posd", "ProtectSystem=strict", "DevicePolicy=closed", "DeviceAllow=char-ttyACM rw"} {
 			assert.Contains(t, unit, want)
 		}

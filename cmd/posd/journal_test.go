@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/store"
+)
+
+func cli(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// writeJournal puts n payments (one still in doubt) in dir's journal.
+func writeJournal(t *testing.T, dir string, n int) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	s, err := store.Open(journalFile(dir))
+	require.NoError(t, err)
+	now := time.Now()
+	for i := range n {
+		st := payflow.StatePaid
+		if i == 0 {
+			st = payflow.StateInDoubt
+		}
+		_, err := s.Create(&payflow.Payment{ID: fmt.Sprintf("pay_%03d", i), OrderID: fmt.Sprintf("O%03d", i), Amount: 100,
+			Currency: "CNY", State: st, CreatedAt: now, UpdatedAt: now})
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+}
+
+// TestJournalCommands: check, back up, find damage, refuse to run on it
+// (exit 3, the file untouched), recover, and restore a backup.
+func TestJournalCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeJournal(t, data, 120)
+	noDaemon := []string{"--data-dir", data, "--api", "http://127.0.0.1:1", "--token", "x"}
+
+	code, out, errs := cli("journal", "check", "--data-dir", data)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "ok (")
+	assert.Contains(t, out, "120 payments, 1 open")
+
+	backup := filepath.Join(dir, "backup.db")
+	code, out, errs = cli(append([]string{"journal", "backup", backup}, noDaemon...)...)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "120 payments, checked ok")
+	fi, err := os.Stat(backup)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// Cut the journal short, as a failing disk or a bad copy would.
+	path := journalFile(data)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b[:len(b)/2], 0o600))
+	before := sha256.Sum256(b[:len(b)/2])
+
+	code, out, _ = cli("journal", "check", "--data-dir", data)
+	assert.Equal(t, exitJournalDamaged, code)
+	assert.Contains(t, out, "DAMAGED")
+	assert.Contains(t, out, "cut short")
+
+	code, _, errs = cli("run", "--data-dir", data)
+	assert.Equal(t, exitJournalDamaged, code, "a distinct exit code: not 2 (bad configuration), not a panic")
+	assert.Contains(t, errs, "posd journal recover")
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, before, sha256.Sum256(after), "a failed start leaves the damaged file as it was")
+
+	code, out, errs = cli("journal", "recover", "--data-dir", data)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "recovered ")
+	kept, err := filepath.Glob(path + ".damaged-*")
+	require.NoError(t, err)
+	require.Len(t, kept, 1, "the damaged journal is kept beside the new one")
+	code, out, errs = cli("journal", "check", "--data-dir", data)
+	assert.Equal(t, 0, code, errs+out)
+
+	// Restore: the documented steps (stop posd, copy the backup in place).
+	require.NoError(t, os.Remove(path))
+	b, err = os.ReadFile(backup)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	code, out, _ = cli("journal", "check", "--data-dir", data)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "120 payments")
+
+	// An empty journal is not silently replaced by a new one.
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	code, _, errs = cli("run", "--data-dir", data)
+	assert.Equal(t, exitJournalDamaged, code)
+	assert.Contains(t, errs, "empty (0 bytes)")
+	fi, err = os.Stat(path)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size())
+}
+
+// TestLooseModesTightened: a data directory and token file made readable
+// by others (by hand, or an older posd) are tightened at start.
+func TestLooseModesTightened(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, tokenFile), []byte("0123456789abcdef0123456789\n"), 0o644))
+	require.NoError(t, prepareDataDir(dir, nil))
+	cfg := defaultConfigFor(t, dir)
+	tok, err := apiToken(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "0123456789abcdef0123456789", tok)
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, tokenFile): 0o600} {
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, fi.Mode().Perm(), path)
+	}
+
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	err = prepareDataDir(file, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is a file")
+}
+
+func defaultConfigFor(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	cfg, err := loadConfig("", dir)
+	require.NoError(t, err)
+	return cfg
+}
