@@ -231,6 +231,16 @@ func (e *Engine) cancelOnce(p *Payment) {
 			o, note = Outcome{Code: o.Code, Raw: o.Raw}, "answer ignored: "+why
 		}
 	}
+	if err == nil && o.Kind == NotFound {
+		// No such order, yet: while the pay window is open a pay on its way
+		// (delayed, or recorded late) may still land and charge. Ask again
+		// when the window ends; only then does "no such order" settle it.
+		if wait := p.PayStartedAt.Add(e.cfg.PayTimeout).Sub(e.clock.Now()); wait > 0 {
+			e.log.Info("cancel found no order yet; the pay may still land: cancelling again when pay_timeout ends", "payment", p.ID, "in", wait)
+			e.sleep(wait, nil)
+			return
+		}
+	}
 	if err == nil && (o.Kind == Succeeded || o.Kind == NotFound) {
 		in := Input{Outcome: o}
 		if o.Kind == NotFound {
@@ -357,6 +367,10 @@ func (e *Engine) startRefundLocked(paymentID, refundID string, recovered bool) {
 // number, backing off, until the gateway answers for sure or
 // refund_attempts run out. The number makes the gateway refund at most once.
 func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
+	// absent: the gateway's refund look-up just said it has no refund with
+	// this number, so no earlier attempt landed and the next answer is as
+	// final as a first one.
+	absent := false
 	for e.ctx.Err() == nil {
 		p, err := e.j.Get(paymentID)
 		if err != nil {
@@ -380,10 +394,12 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			if !e.sleep(min(e.cfg.PollInterval*time.Duration(r.Attempts), time.Minute), nil) {
 				return
 			}
-			if t, in, ok := e.askRefund(p, r, req); ok {
+			t, in, ok := e.askRefund(p, r, req)
+			if ok {
 				e.stepRefund(paymentID, refundID, t, in)
 				continue
 			}
+			absent = t == TrigNotFound
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
 			failpoint.Hit("refund-journaled")
@@ -394,7 +410,8 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			}
 			// A retry is any attempt after one that may have reached the
 			// gateway: a second send, or the first after a restart.
-			retry := r.Attempts > 1 || recovered
+			retry := (r.Attempts > 1 || recovered) && !absent
+			absent = false
 			t, in := e.judgeRefund(p, r, o, err)
 			switch {
 			case t == TrigNotFound && !retry:
@@ -416,7 +433,8 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 
 // askRefund asks a gateway that can look refunds up what became of r.
 // ok is false when it cannot tell (or cannot be asked): then the refund is
-// sent again with its number.
+// sent again with its number; t is then TrigNotFound when the gateway said
+// it has no such refund.
 func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, Input, bool) {
 	rq, can := e.prov.(RefundQuerier)
 	if !can {
@@ -431,7 +449,7 @@ func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, I
 	case TrigSucceeded, TrigFailed, TrigSuspect:
 		return t, in, true
 	}
-	return "", Input{}, false
+	return t, Input{}, false
 }
 
 // judgeRefund is judge for refund answers: they must be about p's order

@@ -208,6 +208,23 @@ func TestForeignRefundAnswers(t *testing.T) {
 		assert.Equal(t, payflow.RefundRefunded, r.State)
 		assert.Equal(t, 2, gw.count("refund"))
 	})
+	t.Run("look-up says no such refund, then declined: failed, not in doubt", func(t *testing.T) {
+		gw := &fakeGateway{
+			refund: func(_ payflow.RefundRequest, n int) (payflow.Outcome, error) {
+				if n == 1 {
+					return payflow.Outcome{}, errLost
+				}
+				return payflow.Outcome{Kind: payflow.Failed, Code: "REFUND_DECLINED"}, nil
+			},
+			queryRefund: func(payflow.RefundRequest, int) (payflow.Outcome, error) {
+				return payflow.Outcome{Kind: payflow.NotFound}, nil
+			},
+		}
+		_, r := run(t, gw)
+		assert.Equal(t, payflow.RefundFailed, r.State)
+		assert.Equal(t, "REFUND_DECLINED", r.Error.Code)
+		assert.Equal(t, 2, gw.count("refund"))
+	})
 }
 
 // mustOnly returns the id of the harness's only payment today.
@@ -290,6 +307,33 @@ func TestAbortBeforeSend(t *testing.T) {
 			h.stop()
 		}
 	})
+}
+
+// TestCancelNotFoundInsideThePayWindow: the cashier aborts a pay whose
+// answer was lost; the cancel finds no order because the pay has not
+// reached the gateway yet. That is not "nothing to cancel" while the pay
+// may still land: the cancel is sent again when the window ends. (The
+// soak test caught posd saying cancelled while the delayed pay charged.)
+func TestCancelNotFoundInsideThePayWindow(t *testing.T) {
+	gw := &fakeGateway{
+		pay:   func(payflow.PayRequest) (payflow.Outcome, error) { return payflow.Outcome{}, errLost },
+		query: answer(payflow.InProgress),
+		cancel: func(n int) (payflow.Outcome, error) {
+			if n == 1 {
+				return payflow.Outcome{Kind: payflow.NotFound}, nil
+			}
+			return payflow.Outcome{Kind: payflow.Succeeded}, nil // the pay had landed: reversed
+		},
+	}
+	h := newHarness(t, gw)
+	p := h.pay("o1", 100, wechat)
+	h.untilState(p.ID, payflow.StateInDoubt)
+	_, err := h.eng.Abort(p.ID)
+	require.NoError(t, err)
+	p = h.untilState(p.ID, payflow.StateCancelled)
+	assert.Equal(t, 2, gw.count("cancel"))
+	assert.Equal(t, 1, p.CancelAttempts, "waiting out the window is not a failed attempt")
+	assert.False(t, p.UpdatedAt.Before(p.PayStartedAt.Add(testCfg.PayTimeout)), "settled only once the pay window ended")
 }
 
 // TestNumbersNotReusedAfterRestore: a journal restored from a backup

@@ -169,3 +169,27 @@ func TestUnreachableGatewayIsNotSent(t *testing.T) {
 	_, err := c.Pay(context.Background(), payflow.PayRequest{OrderNo: "1", Amount: 1, AuthCode: "134567890123456789"})
 	assert.ErrorIs(t, err, payflow.ErrNotSent)
 }
+
+// TestCancelWhileConfirming: a cancel that lands while the customer is
+// still confirming closes the order; the confirmation then charges
+// nothing. (The simulator used to charge the cancelled order, which the
+// soak test caught as "cancelled in posd, charged at the gateway".)
+func TestCancelWhileConfirming(t *testing.T) {
+	gw, err := demo.NewGateway("", 300*time.Millisecond)
+	require.NoError(t, err)
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	c := demo.NewClient(srv.URL, time.Second)
+	ctx := context.Background()
+	pay := payflow.PayRequest{OrderNo: "26112100000000000001000000", Amount: 100, AuthCode: "134567890123456789"}
+	done := make(chan payflow.Outcome)
+	go func() { o, _ := c.Pay(ctx, pay); done <- o }()
+	require.Eventually(t, func() bool { _, ok := gw.Order(pay.OrderNo); return ok }, time.Second, time.Millisecond)
+	o, err := c.Cancel(ctx, payflow.OrderRef{OrderNo: pay.OrderNo})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Succeeded, o.Kind)
+	paid := <-done
+	assert.Equal(t, payflow.Failed, paid.Kind)
+	got, _ := gw.Order(pay.OrderNo)
+	assert.Equal(t, demo.StatusCancelled, got.Status)
+}

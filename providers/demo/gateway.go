@@ -305,10 +305,16 @@ func (g *Gateway) pay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, answer)
 }
 
-// settle moves o to status and returns answer carrying o's new state.
+// settle moves o to status and returns answer carrying o's new state. An
+// order cancelled meanwhile (the customer was still entering a password)
+// stays cancelled: like a real gateway, a cancel closes the order for good.
 func (g *Gateway) settle(o *Order, status string, answer response) response {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if o.Status == StatusCancelled {
+		c := *o
+		return response{Result: "FAIL", Code: "ORDER_CLOSED", Message: "the order was cancelled before the customer confirmed", Order: &c}
+	}
 	o.Status = status
 	g.saveLocked()
 	c := *o
