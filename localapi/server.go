@@ -36,7 +36,7 @@ type Options struct {
 	// /v1/journal/backup); nil: not offered.
 	Backup func(io.Writer) (int64, error)
 	Logger *slog.Logger
-	Now            func() time.Time
+	Now    func() time.Time
 }
 
 // Server serves the local API.

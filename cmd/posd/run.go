@@ -243,7 +243,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		// client cannot hold connections open. (Answers are not bounded:
 		// events and long polls stream for as long as they are read.)
 		ReadTimeout: 20 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests end with the daemon, so event streams and long polls
 		// do not hold up a shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
