@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,7 +39,7 @@ type env struct {
 	receipts   string
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, mods ...func(*localapi.Options)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(filepath.Join(dir, "posd.db"))
@@ -58,11 +60,15 @@ func newEnv(t testing.TB) *env {
 	qdone := make(chan struct{})
 	events, stopEvents := eng.Bus().Subscribe(256)
 	go func() { queue.Run(qctx, events, nil); close(qdone) }()
-	api := localapi.New(localapi.Options{
+	opt := localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: []string{"http://localhost:3000"},
 		Version: "test", Provider: "demo", TillID: "till-01", JournalCheck: st.Check, Printer: queue,
 		Backup: st.Backup,
-	})
+	}
+	for _, m := range mods {
+		m(&opt)
+	}
+	api := localapi.New(opt)
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() {
 		srv.Close()
@@ -298,6 +304,28 @@ func TestGetAndList(t *testing.T) {
 	r.json(t, &list)
 	assert.NotNil(t, list.Payments)
 	assert.Empty(t, list.Payments)
+}
+
+// TestSlowBody: a client that sends headers and then stalls its body is
+// answered (and its connection freed) after BodyTimeout; answers that
+// take longer than that (long polls) are not cut by it.
+func TestSlowBody(t *testing.T) {
+	e := newEnv(t, func(o *localapi.Options) { o.BodyTimeout = 300 * time.Millisecond })
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	require.NoError(t, err)
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"order_id\"", token)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	b, _ := io.ReadAll(c)
+	assert.Less(t, time.Since(start), 4*time.Second, "the stalled body is not waited for")
+	if len(b) > 0 {
+		assert.Contains(t, string(b), "400 Bad Request")
+	}
+
+	p, _ := e.create(`{"order_id":"A1","amount":100}`)
+	got := e.payment("/v1/payments/" + p.ID + "?wait=1")
+	assert.Equal(t, payflow.StateAwaitingScan, got.State, "a long poll outlives the body timeout")
 }
 
 func TestLongPoll(t *testing.T) {

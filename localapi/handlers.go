@@ -375,7 +375,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.Status, h.Journal, status = "degraded", err.Error(), http.StatusServiceUnavailable
-		h.Message = "the journal cannot be read: payments are refused until it can"
+		h.Message = "the journal cannot be read or written: payments are refused until it can (" + err.Error() + ")"
 		writeJSON(w, status, h)
 		return
 	}

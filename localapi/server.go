@@ -37,6 +37,11 @@ type Options struct {
 	Backup func(io.Writer) (int64, error)
 	Logger *slog.Logger
 	Now    func() time.Time
+	// BodyTimeout bounds how long a request's body may take to arrive, so
+	// that a slow or stalled client cannot hold a connection open; zero:
+	// 20 s. (Answers are not bounded: events and long polls stream for as
+	// long as the client reads.)
+	BodyTimeout time.Duration
 }
 
 // Server serves the local API.
@@ -58,6 +63,9 @@ func New(opt Options) *Server {
 	}
 	if opt.JournalCheck == nil {
 		opt.JournalCheck = func() error { return nil }
+	}
+	if opt.BodyTimeout <= 0 {
+		opt.BodyTimeout = 20 * time.Second
 	}
 	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, origins: map[string]bool{}, mux: http.NewServeMux()}
 	for _, o := range opt.AllowedOrigins {
@@ -129,12 +137,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// The body must arrive within BodyTimeout; the deadline is lifted
+		// once it has, so a handler's own time is not bounded by it.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(s.opt.BodyTimeout)) == nil {
+			r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
+		}
+	}
 	if r.URL.Path != "/v1/health" && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="posd"`)
 		writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the token is api.token or the api-token file in the data directory")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// deadlineBody lifts the connection's read deadline when the body has
+// been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	lift func()
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.lift()
+	}
+	return n, err
 }
 
 func (s *Server) authorized(r *http.Request) bool {

@@ -239,10 +239,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		// A request's body must arrive within this: a slow or stalled
-		// client cannot hold connections open. (Answers are not bounded:
-		// events and long polls stream for as long as they are read.)
-		ReadTimeout: 20 * time.Second,
+		// Request bodies have their own deadline (localapi's BodyTimeout):
+		// ReadTimeout would also end event streams and long polls.
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests end with the daemon, so event streams and long polls
 		// do not hold up a shutdown.
