@@ -241,7 +241,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		// Request bodies have their own deadline (localapi's BodyTimeout):
 		// ReadTimeout would also end event streams and long polls.
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		// Requests end with the daemon, so event streams and long polls
 		// do not hold up a shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
