@@ -495,6 +495,6 @@ func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {
 		e.log.Error("journal write failed; refund left for recovery", "payment", paymentID, "refund", refundID, "err", err)
 		return
 	}
-	e.log.Info("refund "+string(r.State), "payment", paymentID, "refund", refundID, "gateway_code", in.Outcome.Code)
+	e.log.Info("refund "+string(r.State), "payment", paymentID, "refund", refundID, "gateway_code", p.Scrub(in.Outcome.Code))
 	e.publishRefund(p, r)
 }

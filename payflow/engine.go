@@ -495,7 +495,7 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if p.State == StateNeedsAttention {
 		lvl = slog.LevelError
 	}
-	e.log.Log(context.Background(), lvl, "payment "+string(p.State), "payment", id, "trigger", t, "gateway_code", in.Outcome.Code)
+	e.log.Log(context.Background(), lvl, "payment "+string(p.State), "payment", id, "trigger", t, "gateway_code", p.Scrub(in.Outcome.Code))
 	e.publish(p)
 	return p.Clone(), nil
 }

@@ -290,9 +290,18 @@ func TestSoak(t *testing.T) {
 
 	// Reconcile with the gateway's ledger.
 	states := map[payflow.State]int{}
+	attention := map[string]int{} // why, for those that need a person
 	byNo := map[string]*payflow.Payment{}
 	for _, p := range byOrder {
 		states[p.State]++
+		if p.State == payflow.StateNeedsAttention && p.Error != nil {
+			attention[p.Error.Code]++
+		}
+		for _, r := range p.Refunds {
+			if r.State == payflow.RefundNeedsAttention && r.Error != nil {
+				attention["refund "+r.Error.Code]++
+			}
+		}
 		byNo[p.GatewayOrderNo] = p
 		o, exists := gw.Order(p.GatewayOrderNo)
 		switch p.State {
@@ -353,5 +362,5 @@ func TestSoak(t *testing.T) {
 		ch.mu.Unlock()
 		assert.LessOrEqual(t, o.PayCalls, 1+dups, "%s: pay sent %d times", p.OrderID, o.PayCalls)
 	}
-	t.Logf("soak: %d kills; posd: %v; chaos: %v", kills, states, ch.stats)
+	t.Logf("soak: %d kills; posd: %v; needing attention: %v; chaos: %v", kills, states, attention, ch.stats)
 }
