@@ -68,6 +68,7 @@ type Payflow struct {
 	CancelRetryInterval Duration `toml:"cancel_retry_interval"`
 	CancelAttempts      int      `toml:"cancel_attempts"`
 	ScanTimeout         Duration `toml:"scan_timeout"`
+	RefundAttempts      int      `toml:"refund_attempts"`
 }
 
 // Provider selects and configures the payment gateway.
@@ -153,6 +154,7 @@ func Default() *Config {
 			CancelRetryInterval: Duration{5 * time.Second},
 			CancelAttempts:      5,
 			ScanTimeout:         Duration{120 * time.Second},
+			RefundAttempts:      20,
 		},
 		Provider: Provider{Name: "demo", Demo: Demo{Delay: Duration{1500 * time.Millisecond}},
 			Shouqianba: Shouqianba{
@@ -316,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Payflow.CancelAttempts < 1 || c.Payflow.CancelAttempts > 100 {
 		return bad("payflow.cancel_attempts", "must be from 1 to 100, got %d", c.Payflow.CancelAttempts)
+	}
+	if c.Payflow.RefundAttempts < 1 || c.Payflow.RefundAttempts > 1000 {
+		return bad("payflow.refund_attempts", "must be from 1 to 1000, got %d", c.Payflow.RefundAttempts)
 	}
 	if c.Store.RetentionDays < 1 || c.Store.RetentionDays > 10000 {
 		return bad("store.retention_days", "must be from 1 to 10000, got %d", c.Store.RetentionDays)

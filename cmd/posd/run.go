@@ -186,6 +186,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelRetryInterval: cfg.Payflow.CancelRetryInterval.Duration,
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
+		RefundAttempts:      cfg.Payflow.RefundAttempts,
 	}, st, prov, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
 
 	queue, err := newPrinter(cfg, st, log)
