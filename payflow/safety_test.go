@@ -1,7 +1,12 @@
 package payflow_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/store"
 )
 
 // TestForeignAnswers: an answer whose order number, gateway order or
@@ -383,4 +390,54 @@ func copyFile(t *testing.T, from, to string) {
 	_, err = io.Copy(out, in)
 	require.NoError(t, err)
 	require.NoError(t, out.Close())
+}
+
+// TestEchoedCodeNotLogged: a gateway that echoes the payment code in its
+// code, its words or an error puts it in no log line either.
+func TestEchoedCodeNotLogged(t *testing.T) {
+	var logs syncBuffer
+	st, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	gw := &fakeGateway{
+		pay: func(payflow.PayRequest) (payflow.Outcome, error) {
+			return payflow.Outcome{}, fmt.Errorf("gateway answered HTTP 502: 付款码 %s 无效", wechat)
+		},
+		query: func(n int) (payflow.Outcome, error) {
+			if n == 1 {
+				return payflow.Outcome{}, fmt.Errorf("query: 付款码 %s 处理中", wechat)
+			}
+			return payflow.Outcome{Kind: payflow.Failed, Code: "BAD_" + wechat, Message: "付款码 " + wechat + " 无效"}, nil
+		},
+	}
+	clock := newFakeClock()
+	eng := payflow.NewEngine(testCfg, st, gw, payflow.Options{Clock: clock, Classify: scanner.Classifier,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, eng.Start(context.Background()))
+	defer eng.Close()
+	p, _, err := eng.CreatePayment(payflow.NewPayment{OrderID: "o1", Amount: 100, AuthCode: wechat})
+	require.NoError(t, err)
+	h := &harness{t: t, st: st, clock: clock, gw: gw}
+	p = h.untilState(p.ID, payflow.StateFailed)
+	assert.NotContains(t, logs.String(), wechat)
+	assert.Contains(t, logs.String(), "1345**********6789", "the masked code is what shows")
+	b, _ := json.Marshal(p)
+	assert.NotContains(t, string(b), wechat)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
