@@ -77,7 +77,7 @@ func Verify(path string, full bool) (Report, error) {
 	if r.Size == 0 {
 		return damaged("the file is empty (0 bytes): its payments are gone. If this till never took a payment, delete the file; otherwise restore a backup")
 	}
-	_, warn, problem := checkMeta(path, r.Size)
+	warn, problem := checkMeta(path, r.Size)
 	if problem != "" {
 		return damaged(problem)
 	}
@@ -175,18 +175,18 @@ func readMeta(b []byte) meta {
 // checkMeta reads both meta pages as bbolt would and checks that the file
 // holds every page the newer sound one counts: a file cut short would
 // make bbolt read past its end (SIGBUS) or silently lose the tail.
-func checkMeta(path string, size int64) (pageSize uint32, warning, problem string) {
+func checkMeta(path string, size int64) (warning, problem string) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, "", err.Error()
+		return "", err.Error()
 	}
 	defer f.Close()
 	head := make([]byte, minReadBytes)
 	if _, err := io.ReadFull(f, head); err != nil {
-		return 0, "", fmt.Sprintf("the file is %d bytes, too short to be a journal", size)
+		return "", fmt.Sprintf("the file is %d bytes, too short to be a journal", size)
 	}
 	m0 := readMeta(head)
-	pageSize = 4096
+	pageSize := uint32(4096)
 	if m0.ok && m0.pageSize >= 1024 && m0.pageSize <= 1<<16 && m0.pageSize&(m0.pageSize-1) == 0 {
 		pageSize = m0.pageSize
 	}
@@ -198,7 +198,7 @@ func checkMeta(path string, size int64) (pageSize uint32, warning, problem strin
 	var use meta
 	switch {
 	case !m0.ok && !m1.ok:
-		return pageSize, "", "neither of its two meta pages is sound: this is not a journal posd can read"
+		return "", "neither of its two meta pages is sound: this is not a journal posd can read"
 	case m0.ok && m1.ok:
 		use = m0
 		if m1.txid > m0.txid {
@@ -214,12 +214,12 @@ func checkMeta(path string, size int64) (pageSize uint32, warning, problem strin
 	}
 	switch {
 	case use.pgid < 2 || use.root >= use.pgid || (use.freelist >= use.pgid && use.freelist != ^uint64(0)):
-		return pageSize, warning, fmt.Sprintf("its meta page points outside the file (root page %d, freelist %d, %d pages)", use.root, use.freelist, use.pgid)
+		return warning, fmt.Sprintf("its meta page points outside the file (root page %d, freelist %d, %d pages)", use.root, use.freelist, use.pgid)
 	case int64(use.pgid)*int64(pageSize) > size:
-		return pageSize, warning, fmt.Sprintf("the file is cut short: %d bytes where its meta page counts %d pages of %d bytes (%d bytes)",
+		return warning, fmt.Sprintf("the file is cut short: %d bytes where its meta page counts %d pages of %d bytes (%d bytes)",
 			size, use.pgid, pageSize, int64(use.pgid)*int64(pageSize))
 	}
-	return pageSize, warning, ""
+	return warning, ""
 }
 
 // walk visits every key of every bucket with cursors, so that a damaged
@@ -340,7 +340,7 @@ func Recover(from, to string) (RecoverReport, error) {
 	} else if fi.Size() == 0 {
 		return rep, fmt.Errorf("store: %s is empty: there is nothing to recover; move it away to start a new journal", from)
 	}
-	if _, _, problem := checkMeta(from, mustSize(from)); strings.HasPrefix(problem, "neither") {
+	if _, problem := checkMeta(from, mustSize(from)); strings.HasPrefix(problem, "neither") {
 		return rep, fmt.Errorf("store: %s: %s", from, problem)
 	}
 	var payments, jobs []kv
