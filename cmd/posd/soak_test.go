@@ -102,7 +102,7 @@ func (c *chaos) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if o, ok := m["order"].(map[string]any); ok {
 				if x < 0.08 {
 					c.count("about another order", req.OrderNo)
-					o["order_no"] = fmt.Sprintf("%026d", c.rng.Uint64())
+					o["order_no"] = fmt.Sprintf("%026d", uint64(c.roll()*1e18))
 					o["trade_no"] = "DFOREIGN"
 				} else {
 					c.count("wrong amount", req.OrderNo)
