@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ type Report struct {
 	Size     int64
 	Payments int // payment records read
 	Open     int // payments recovery would resume
-	Jobs     int // print jobs
+	Jobs     int // receipts queued (printed or not) that the journal remembers
 	Warnings []string
 	Problems []string
 }
@@ -310,8 +311,8 @@ func checkIndexes(tx *bolt.Tx, full bool, r *Report) (problems []string) {
 			}
 			return nil
 		})
-		if jobs := tx.Bucket(bucketJobs); jobs != nil {
-			r.Jobs = jobs.Stats().KeyN
+		if ids := tx.Bucket(bucketJobIDs); ids != nil {
+			r.Jobs = ids.Stats().KeyN
 		}
 	} else {
 		r.Payments = pays.Stats().KeyN
@@ -322,7 +323,7 @@ func checkIndexes(tx *bolt.Tx, full bool, r *Report) (problems []string) {
 // RecoverReport is what Recover copied and what it could not.
 type RecoverReport struct {
 	Payments int
-	Jobs     int
+	Jobs     int      // receipts remembered (printed or still to print)
 	Lost     []string // what could not be read
 }
 
@@ -343,7 +344,7 @@ func Recover(from, to string) (RecoverReport, error) {
 	if _, problem := checkMeta(from, mustSize(from)); strings.HasPrefix(problem, "neither") {
 		return rep, fmt.Errorf("store: %s: %s", from, problem)
 	}
-	var payments, jobs []kv
+	var payments, jobs, jobIDs []kv
 	var seq uint64
 	err := guarded(func() error {
 		db, err := bolt.Open(from, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -359,6 +360,8 @@ func Recover(from, to string) (RecoverReport, error) {
 			payments, lost = salvage(tx, bucketPayments)
 			rep.Lost = append(rep.Lost, lost...)
 			jobs, lost = salvage(tx, bucketJobs)
+			rep.Lost = append(rep.Lost, lost...)
+			jobIDs, lost = salvage(tx, bucketJobIDs)
 			rep.Lost = append(rep.Lost, lost...)
 			guarded(func() error {
 				if b := tx.Bucket(bucketMeta); b != nil {
@@ -400,15 +403,25 @@ func Recover(from, to string) (RecoverReport, error) {
 			}
 			rep.Payments++
 		}
+		// Receipts: the ids of every job ever queued (so that printed
+		// receipts are not printed again) and the jobs still to print.
 		jb, err := tx.CreateBucketIfNotExists(bucketJobs)
 		if err != nil {
 			return err
 		}
-		ids, err := tx.CreateBucketIfNotExists([]byte("print_job_ids"))
+		ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
 		if err != nil {
 			return err
 		}
 		var top uint64
+		for _, e := range jobIDs {
+			if err := ids.Put(e.k, e.v); err != nil {
+				return err
+			}
+			if n, err := strconv.ParseUint(string(e.v), 10, 64); err == nil {
+				top = max(top, n)
+			}
+		}
 		for _, e := range jobs {
 			var j PrintJob
 			if err := json.Unmarshal(e.v, &j); err != nil {
@@ -422,8 +435,8 @@ func Recover(from, to string) (RecoverReport, error) {
 				return err
 			}
 			top = max(top, j.Seq)
-			rep.Jobs++
 		}
+		ids.ForEach(func(_, _ []byte) error { rep.Jobs++; return nil }) // Stats does not see this transaction's writes
 		if err := jb.SetSequence(top); err != nil {
 			return err
 		}

@@ -34,8 +34,13 @@ func goodJournal(t *testing.T, n int) string {
 		}
 		_, err := s.Create(p)
 		require.NoError(t, err)
-		_, err = s.AddJob(&store.PrintJob{ID: "payment/" + p.ID, PaymentID: p.ID, State: store.JobDone, Data: make([]byte, 300)})
+		j := &store.PrintJob{ID: "payment/" + p.ID, PaymentID: p.ID, State: store.JobPending, Data: make([]byte, 300)}
+		_, err = s.AddJob(j)
 		require.NoError(t, err)
+		if i%2 == 1 { // printed: only its id stays
+			j.State = store.JobDone
+			require.NoError(t, s.SaveJob(j))
+		}
 	}
 	_, err = s.ReserveSeq(100)
 	require.NoError(t, err)
@@ -203,6 +208,14 @@ func TestRecoverKeepsEverythingFromASoundJournal(t *testing.T) {
 	has, err := s.HasJob("payment/pay_0007")
 	require.NoError(t, err)
 	assert.True(t, has, "printed receipts stay printed: not printed again")
+	pending, err := s.PendingJobs()
+	require.NoError(t, err)
+	assert.Len(t, pending, 20, "receipts still to print are kept")
+	j := &store.PrintJob{ID: "payment/new", State: store.JobPending}
+	added, err := s.AddJob(j)
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.Greater(t, j.Seq, uint64(40), "job numbers carry on")
 
 	_, err = store.Recover(good, out)
 	assert.Error(t, err, "never overwrites")

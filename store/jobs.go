@@ -9,7 +9,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-var bucketJobs = []byte("print_jobs")
+var (
+	bucketJobs   = []byte("print_jobs")    // jobs not yet printed, by sequence
+	bucketJobIDs = []byte("print_job_ids") // every job id ever queued (printed ones too), to its sequence key
+)
 
 // Print job states.
 const (
@@ -44,7 +47,7 @@ func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
 		if err != nil {
 			return err
 		}
-		ids, err := tx.CreateBucketIfNotExists([]byte("print_job_ids"))
+		ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
 		if err != nil {
 			return err
 		}
@@ -109,7 +112,7 @@ func (s *Store) PendingJobs() (jobs []*PrintJob, err error) {
 func (s *Store) HasJob(id string) (bool, error) {
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if ids := tx.Bucket([]byte("print_job_ids")); ids != nil {
+		if ids := tx.Bucket(bucketJobIDs); ids != nil {
 			ok = ids.Get([]byte(id)) != nil
 		}
 		return nil
@@ -119,7 +122,7 @@ func (s *Store) HasJob(id string) (bool, error) {
 
 // forgetJobs drops the printed-job ids of a pruned payment.
 func forgetJobs(tx *bolt.Tx, paymentID string) error {
-	ids := tx.Bucket([]byte("print_job_ids"))
+	ids := tx.Bucket(bucketJobIDs)
 	if ids == nil {
 		return nil
 	}
