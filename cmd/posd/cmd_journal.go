@@ -81,7 +81,7 @@ func journalCheck(path string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitFailure, err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d bytes, %d payments, %d open, %d print jobs)\n", path, rep.Size, rep.Payments, rep.Open, rep.Jobs)
+	fmt.Fprintf(stdout, "%s: ok (%d bytes, %d payments, %d open, %d receipts)\n", path, rep.Size, rep.Payments, rep.Open, rep.Jobs)
 	return exitOK, nil
 }
 
@@ -100,7 +100,7 @@ func journalRecover(path string, stdout io.Writer) (int, error) {
 	if err := os.Rename(out, path); err != nil {
 		return exitFailure, fmt.Errorf("moving the recovered journal %s into place: %w", out, err)
 	}
-	fmt.Fprintf(stdout, "recovered %d payments and %d print jobs into %s; the damaged journal is kept as %s\n", rep.Payments, rep.Jobs, path, kept)
+	fmt.Fprintf(stdout, "recovered %d payments and %d receipts into %s; the damaged journal is kept as %s\n", rep.Payments, rep.Jobs, path, kept)
 	for _, l := range rep.Lost {
 		fmt.Fprintf(stdout, "  not recovered: %s\n", l)
 	}
