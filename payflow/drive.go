@@ -305,22 +305,36 @@ func outcomeTrigger(o Outcome, err error) (Trigger, Input) {
 }
 
 // judge maps a gateway's answer about payment p to the trigger it fires,
-// after holding it against what was asked: an answer that names another
-// order or amount is no outcome. It is in doubt, its ids are not kept (a
-// foreign sn would direct later cancels and refunds at someone else's
-// order), and after maxMismatches such answers a person must look.
+// after holding it against what was asked (see hold).
 func (e *Engine) judge(p *Payment, o Outcome, err error) (Trigger, Input) {
+	return e.hold(p, o, err, p.GatewayTradeNo, p.Mismatches, p.State != StatePaying, "payment", p.ID)
+}
+
+// judgeRefund is judge for an answer about refund r of p: it must be about
+// p's order and its amount.
+func (e *Engine) judgeRefund(p *Payment, r *Refund, o Outcome, err error) (Trigger, Input) {
+	return e.hold(p, o, err, "", r.Mismatches, true, "payment", p.ID, "refund", r.ID)
+}
+
+// hold maps an answer to its trigger unless it names another order (by
+// posd's number or, when given, the gateway's tradeNo) or amount than p's.
+// Such an answer is no outcome: it is in doubt (TrigMismatch), its ids are
+// not kept (a foreign sn would direct later cancels and refunds at someone
+// else's order), and once seen answers like it reach maxMismatches, a
+// person must look (TrigSuspect, where canSuspect).
+func (e *Engine) hold(p *Payment, o Outcome, err error, tradeNo string, seen int, canSuspect bool, logArgs ...any) (Trigger, Input) {
 	t, in := outcomeTrigger(o, err)
 	if err != nil {
+		in.Note = p.Scrub(in.Note)
 		return t, in
 	}
-	why := mismatch(o, p.GatewayOrderNo, p.GatewayTradeNo, p.Amount)
+	why := mismatch(o, p.GatewayOrderNo, tradeNo, p.Amount)
 	if why == "" {
 		return t, in
 	}
-	e.log.Warn("gateway answered about another order; not taken as an outcome", "payment", p.ID, "mismatch", why, "gateway_code", p.Scrub(o.Code))
+	e.log.Warn("gateway answered about another order; not taken as an outcome", append(logArgs, "mismatch", why, "gateway_code", p.Scrub(o.Code))...)
 	in = Input{Outcome: Outcome{Code: o.Code, Raw: o.Raw}, Note: "answer ignored: " + why}
-	if p.State != StatePaying && p.Mismatches+1 >= maxMismatches {
+	if canSuspect && seen+1 >= maxMismatches {
 		return TrigSuspect, in
 	}
 	return TrigMismatch, in
@@ -450,26 +464,6 @@ func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, I
 		return t, in, true
 	}
 	return t, Input{}, false
-}
-
-// judgeRefund is judge for refund answers: they must be about p's order
-// and its amount.
-func (e *Engine) judgeRefund(p *Payment, r *Refund, o Outcome, err error) (Trigger, Input) {
-	t, in := outcomeTrigger(o, err)
-	if err != nil {
-		in.Note = p.Scrub(in.Note)
-		return t, in
-	}
-	why := mismatch(o, p.GatewayOrderNo, "", p.Amount)
-	if why == "" {
-		return t, in
-	}
-	e.log.Warn("gateway answered a refund about another order; not taken as an outcome", "payment", p.ID, "refund", r.ID, "mismatch", why)
-	in = Input{Outcome: Outcome{Code: o.Code, Raw: o.Raw}, Note: "answer ignored: " + why}
-	if r.Mismatches+1 >= maxMismatches {
-		return TrigSuspect, in
-	}
-	return TrigMismatch, in
 }
 
 func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {
