@@ -164,6 +164,19 @@ func (e *crashEnv) start(failpoint string) *daemon {
 		close(d.exited)
 	}()
 	e.t.Cleanup(d.kill)
+	// Wait for this process to say it listens: a health answer alone could
+	// come from whatever else took the port while no daemon held it.
+	deadline := time.After(20 * time.Second)
+	for ready := false; !ready; {
+		select {
+		case l := <-d.lines:
+			ready = strings.Contains(l, `msg="posd ready"`)
+		case <-d.exited:
+			e.t.Fatalf("posd exited at start:\n%s", d.output())
+		case <-deadline:
+			e.t.Fatalf("posd did not start:\n%s", d.output())
+		}
+	}
 	require.Eventually(e.t, func() bool {
 		resp, err := http.Get(e.api + "/v1/health")
 		if err != nil {
@@ -171,7 +184,7 @@ func (e *crashEnv) start(failpoint string) *daemon {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 20*time.Second, 20*time.Millisecond, "posd did not start:\n%s", d.output())
+	}, 20*time.Second, 20*time.Millisecond, "posd did not answer:\n%s", d.output())
 	return d
 }
 

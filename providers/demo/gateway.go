@@ -312,12 +312,12 @@ func (g *Gateway) settle(o *Order, status string, answer response) response {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if o.Status == StatusCancelled {
-		c := *o
+		c := o.copy()
 		return response{Result: "FAIL", Code: "ORDER_CLOSED", Message: "the order was cancelled before the customer confirmed", Order: &c}
 	}
 	o.Status = status
 	g.saveLocked()
-	c := *o
+	c := o.copy() // its own refund map: the answer is written after the lock
 	answer.Order = &c
 	return answer
 }
@@ -336,7 +336,7 @@ func (g *Gateway) orderCall(w http.ResponseWriter, r *http.Request, f func(*Orde
 	}
 	answer := f(o)
 	g.saveLocked()
-	c := *o
+	c := o.copy() // its own refund map: the answer is written after the lock
 	answer.Order = &c
 	writeJSON(w, http.StatusOK, answer)
 }
@@ -380,7 +380,7 @@ func (g *Gateway) refund(w http.ResponseWriter, r *http.Request) {
 	calls := o.refundCalls[req.RefundNo]
 	answer := g.refundLocked(o, req)
 	g.saveLocked()
-	c := *o
+	c := o.copy() // its own refund map: the answer is written after the lock
 	answer.Order = &c
 	g.mu.Unlock()
 	if o.Scenario == ScenarioRefundLost && calls == 1 && answer.Result == "SUCCESS" {
