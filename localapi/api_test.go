@@ -50,7 +50,7 @@ func newEnv(t testing.TB, mods ...func(*localapi.Options)) *env {
 	eng := payflow.NewEngine(payflow.Config{
 		TillID: "till-01", PollInterval: 20 * time.Millisecond, PayTimeout: 2 * time.Second,
 		CancelRetryInterval: 20 * time.Millisecond, CancelAttempts: 2, ScanTimeout: 5 * time.Second,
-	}, st, demo.NewClient(gsrv.URL, time.Second), payflow.Options{Classify: scanner.Classifier})
+	}, st, payflow.One("demo", demo.NewClient(gsrv.URL, time.Second)), payflow.Options{Classify: scanner.Classifier})
 	require.NoError(t, eng.Start(context.Background()))
 	cs, _ := printer.LookupCharset("gb18030")
 	receipts := filepath.Join(dir, "receipts")

@@ -50,6 +50,10 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 		if p.State.Terminal() {
 			return
 		}
+		if _, _, ok := e.gateway(p); !ok && p.State != StateAwaitingScan {
+			e.stepLogged(p.ID, TrigGatewayGone, Input{Gateway: p.Gateway})
+			continue
+		}
 		switch p.State {
 		case StateAwaitingScan:
 			e.awaitScan(p, d)
@@ -120,12 +124,14 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	stopTimer := e.cancelAfter(ctx, cancel, p.PayStartedAt.Add(e.cfg.PayTimeout).Sub(e.clock.Now()))
 	defer stopTimer()
 
+	prov, noted, _ := e.gateway(p)
 	failpoint.Hit("pay-journaled")
-	o, err := e.prov.Pay(ctx, PayRequest{
+	o, err := prov.Pay(ctx, PayRequest{
 		OrderNo: p.GatewayOrderNo, OrderID: p.OrderID, Amount: p.Amount, Currency: p.Currency,
 		AuthCode: code, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
 	})
 	failpoint.Hit("pay-answered")
+	noted(err)
 	// The pay is sent once: from here on only a query may ask about it,
 	// even if journaling this answer fails.
 	e.mu.Lock()
@@ -138,8 +144,14 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	in.Code = code // to mask it should the gateway echo it
 	if err != nil && errors.Is(err, ErrNotSent) {
 		t = TrigNotSent
-		if ctx.Err() != nil && e.aborting(p.ID) {
+		switch fb := e.gws.Fallback; {
+		case ctx.Err() != nil && e.aborting(p.ID):
 			t, in.Note = TrigAbort, "aborted by the cashier before the pay request was sent"
+		case ctx.Err() == nil && fb != "" && fb != p.Gateway && e.gws.ByName[fb] != nil:
+			// Nothing reached the chosen gateway: the fallback may take the
+			// pay, journaled before it is sent there. Once only.
+			t, in.Gateway, in.Account = TrigReroute, fb, account(e.gws.ByName[fb])
+			in.Note = fmt.Sprintf("gateway %s could not be reached, nothing was sent (%v): paying through %s instead", p.Gateway, err, fb)
 		}
 	}
 	e.stepLogged(p.ID, t, in)
@@ -168,10 +180,12 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 // resolvePaying settles a payment found in paying after a restart: the pay
 // may or may not have reached the gateway, so ask before anything else.
 func (e *Engine) resolvePaying(p *Payment) {
-	o, err := e.prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	prov, noted, _ := e.gateway(p)
+	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
 	if e.ctx.Err() != nil {
 		return
 	}
+	noted(err)
 	t, in := e.judge(p, o, err)
 	if t == TrigNotFound {
 		in.Note = "the gateway has no such order yet; the pay may still land: polling until pay_timeout, then cancelling"
@@ -193,10 +207,12 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 		return
 	}
 	failpoint.Hit("in-doubt")
-	o, err := e.prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	prov, noted, _ := e.gateway(p)
+	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
 	if e.ctx.Err() != nil {
 		return
 	}
+	noted(err)
 	switch t, in := e.judge(p, o, err); t {
 	case TrigUncertain, TrigNotFound:
 		// Not found is not final while the pay window is open: a gateway
@@ -220,10 +236,12 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 // up into needs_attention.
 func (e *Engine) cancelOnce(p *Payment) {
 	failpoint.Hit("cancel-journaled")
-	o, err := e.prov.Cancel(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	prov, noted, _ := e.gateway(p)
+	o, err := prov.Cancel(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
 	if e.ctx.Err() != nil {
 		return
 	}
+	noted(err)
 	var note string
 	if err == nil {
 		if why := mismatch(o, p.GatewayOrderNo, p.GatewayTradeNo, p.Amount); why != "" {
@@ -395,6 +413,11 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 		if r == nil || r.State.Terminal() {
 			return
 		}
+		prov, noted, ok := e.gateway(p)
+		if !ok {
+			e.stepRefund(paymentID, refundID, TrigGatewayGone, Input{Gateway: p.Gateway})
+			continue
+		}
 		req := RefundRequest{
 			OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, RequestNo: r.RequestNo,
 			Amount: r.Amount, PaymentAmount: p.Amount, Reason: r.Reason, Operator: p.Operator, TillID: p.TillID,
@@ -408,7 +431,7 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			if !e.sleep(min(e.cfg.PollInterval*time.Duration(r.Attempts), time.Minute), nil) {
 				return
 			}
-			t, in, ok := e.askRefund(p, r, req)
+			t, in, ok := e.askRefund(prov, noted, p, r, req)
 			if ok {
 				e.stepRefund(paymentID, refundID, t, in)
 				continue
@@ -417,11 +440,12 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
 			failpoint.Hit("refund-journaled")
-			o, err := e.prov.Refund(e.ctx, req)
+			o, err := prov.Refund(e.ctx, req)
 			failpoint.Hit("refund-answered")
 			if e.ctx.Err() != nil {
 				return
 			}
+			noted(err)
 			// A retry is any attempt after one that may have reached the
 			// gateway: a second send, or the first after a restart.
 			retry := (r.Attempts > 1 || recovered) && !absent
@@ -449,8 +473,8 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 // ok is false when it cannot tell (or cannot be asked): then the refund is
 // sent again with its number; t is then TrigNotFound when the gateway said
 // it has no such refund.
-func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, Input, bool) {
-	rq, can := e.prov.(RefundQuerier)
+func (e *Engine) askRefund(prov Provider, noted func(error), p *Payment, r *Refund, req RefundRequest) (Trigger, Input, bool) {
+	rq, can := prov.(RefundQuerier)
 	if !can {
 		return "", Input{}, false
 	}
@@ -458,6 +482,7 @@ func (e *Engine) askRefund(p *Payment, r *Refund, req RefundRequest) (Trigger, I
 	if e.ctx.Err() != nil {
 		return "", Input{}, false
 	}
+	noted(err)
 	t, in := e.judgeRefund(p, r, o, err)
 	switch t {
 	case TrigSucceeded, TrigFailed, TrigSuspect:

@@ -50,7 +50,8 @@ type Options struct {
 type Engine struct {
 	cfg      Config
 	j        Journal
-	prov     Provider
+	gws      Gateways
+	watch    gatewayWatch
 	clock    Clock
 	log      *slog.Logger
 	classify Classifier
@@ -81,9 +82,9 @@ type driver struct {
 	sending bool
 }
 
-// NewEngine returns an engine; Start resumes journaled work and opens it for
-// new payments.
-func NewEngine(cfg Config, j Journal, prov Provider, opt Options) *Engine {
+// NewEngine returns an engine over the gateways gws (see Gateways.Validate);
+// Start resumes journaled work and opens it for new payments.
+func NewEngine(cfg Config, j Journal, gws Gateways, opt Options) *Engine {
 	if opt.Clock == nil {
 		opt.Clock = SystemClock{}
 	}
@@ -103,7 +104,7 @@ func NewEngine(cfg Config, j Journal, prov Provider, opt Options) *Engine {
 		cfg.RefundAttempts = DefaultRefundAttempts
 	}
 	return &Engine{
-		cfg: cfg, j: j, prov: prov,
+		cfg: cfg, j: j, gws: gws,
 		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus,
 		drivers: make(map[string]*driver),
 		refunds: make(map[string]bool),
@@ -120,6 +121,11 @@ func (e *Engine) Bus() *Bus { return e.bus }
 // an awaiting_scan payment past scan_timeout expires.
 func (e *Engine) Start(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(ctx)
+	if n, err := e.j.AssignGateway(e.gws.Default, account(e.gws.ByName[e.gws.Default]), e.clock.Now()); err != nil {
+		return fmt.Errorf("payflow: assigning a gateway to payments from before gateways were recorded: %w", err)
+	} else if n > 0 {
+		e.log.Warn("payments journaled before posd recorded gateways were assigned to the default gateway", "count", n, "gateway", e.gws.Default)
+	}
 	open, err := e.j.Open()
 	if err != nil {
 		return fmt.Errorf("payflow: reading open payments from the journal: %w", err)
@@ -261,7 +267,7 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 		History: []HistoryEntry{{At: now, State: StateAwaitingScan, Trigger: "create"}},
 	}
 	if n.AuthCode != "" {
-		if err := Step(p, TrigScan, Input{At: now, Code: n.AuthCode, Channel: channel}); err != nil {
+		if err := Step(p, TrigScan, e.scanInput(now, n.AuthCode, channel)); err != nil {
 			return nil, false, err
 		}
 	}
@@ -297,7 +303,7 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 		return nil, ErrNoPaymentWaiting
 	}
 	id := e.waiting
-	p, err := e.stepLocked(id, TrigScan, Input{Code: code, Channel: channel})
+	p, err := e.stepLocked(id, TrigScan, e.scanInput(time.Time{}, code, channel))
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +358,13 @@ func (e *Engine) Abort(id string) (*Payment, error) {
 	return p.Clone(), fmt.Errorf("%w: payment %s is %s; refund it instead", ErrNotCancellable, id, p.State)
 }
 
+// scanInput is a scan's input: the code, its wallet, and the gateway the
+// routing rules choose for that wallet.
+func (e *Engine) scanInput(at time.Time, code, channel string) Input {
+	name := e.gws.route(channel)
+	return Input{At: at, Code: code, Channel: channel, Gateway: name, Account: account(e.gws.ByName[name])}
+}
+
 // NewRefund is a refund the cash register asks for.
 type NewRefund struct {
 	RefundID string
@@ -390,6 +403,9 @@ func (e *Engine) Refund(id string, n NewRefund) (p *Payment, r *Refund, created 
 	}
 	if p.State != StatePaid {
 		return p, nil, false, fmt.Errorf("%w: payment %s is %s, only paid payments can be refunded", ErrNotRefundable, id, p.State)
+	}
+	if _, ok := e.gws.ByName[p.Gateway]; !ok {
+		return p, nil, false, fmt.Errorf("%w: payment %s was taken by gateway %q, which is no longer in the configuration; add it back to refund through posd, or refund in that gateway's merchant console", ErrGatewayGone, id, p.Gateway)
 	}
 	if left := p.Refundable(); n.Amount > left {
 		return p, nil, false, fmt.Errorf("%w: %d fen asked, %d fen left of %d paid", ErrRefundTooLarge, n.Amount, left, p.Amount)
@@ -474,8 +490,10 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if err := Step(p, t, in); err != nil {
 		return nil, err
 	}
-	if p.State == StatePaying && t == TrigScan {
-		e.codes[id] = in.Code
+	if p.State == StatePaying && (t == TrigScan || t == TrigReroute) {
+		if in.Code != "" {
+			e.codes[id] = in.Code
+		}
 	} else {
 		delete(e.codes, id) // a pay is sent once; nothing needs the code after its answer
 	}

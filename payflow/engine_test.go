@@ -549,7 +549,7 @@ func journal(t *testing.T, h *harness, order string, s payflow.State) *payflow.P
 	now := h.clock.Now()
 	p := &payflow.Payment{
 		ID: "pay_" + order, OrderID: order, Amount: 100, Currency: "CNY", State: s, Channel: "wechat",
-		AuthCode: wechat, GatewayOrderNo: "2611210000000000000" + order[len(order)-1:], CreatedAt: now, UpdatedAt: now,
+		AuthCode: wechat, Gateway: "fake", GatewayOrderNo: "2611210000000000000" + order[len(order)-1:], CreatedAt: now, UpdatedAt: now,
 		PayStartedAt: now, History: []payflow.HistoryEntry{{At: now, State: s}},
 	}
 	if s == payflow.StateCancelling {

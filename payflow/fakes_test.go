@@ -182,6 +182,8 @@ type harness struct {
 	j     *flakyJournal
 	cfg   payflow.Config
 	hook  func(*payflow.Engine) // run on every new engine, before Start
+	extra map[string]payflow.Provider
+	route func(*payflow.Gateways)
 }
 
 // flakyJournal fails writes while failing is set, like a full disk.
@@ -222,7 +224,7 @@ func (h *harness) start() {
 	require.NoError(h.t, err)
 	h.st = st
 	h.j = &flakyJournal{Journal: st}
-	h.eng = payflow.NewEngine(h.cfg, h.j, h.provider(), payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	h.eng = payflow.NewEngine(h.cfg, h.j, h.gateways(), payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
 	if h.hook != nil {
 		h.hook(h.eng)
 	}
@@ -238,6 +240,19 @@ func (h *harness) stop() {
 		h.st.Close()
 		h.eng = nil
 	}
+}
+
+// gateways are the harness's: the fake under "fake", the default, and
+// whatever a test adds to extra.
+func (h *harness) gateways() payflow.Gateways {
+	g := payflow.One("fake", h.provider())
+	for name, p := range h.extra {
+		g.ByName[name] = p
+	}
+	if h.route != nil {
+		h.route(&g)
+	}
+	return g
 }
 
 // provider is the fake gateway, with refund look-ups when it has them.

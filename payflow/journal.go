@@ -26,6 +26,10 @@ type Journal interface {
 	// ReserveSeq durably reserves n consecutive numbers never reserved
 	// before and returns the first.
 	ReserveSeq(n uint64) (first uint64, err error)
+	// AssignGateway names gateway name (with account) on every payment
+	// journaled before payments recorded their gateway, once, and returns
+	// how many it changed.
+	AssignGateway(name, account string, at time.Time) (int, error)
 }
 
 // Clock is the engine's source of time, injected so tests run in

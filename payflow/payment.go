@@ -26,7 +26,9 @@ type Payment struct {
 	Channel        string         `json:"channel"`
 	AuthCode       string         `json:"-"` // full payment code: in memory only, never journaled or shown
 	AuthCodeMasked string         `json:"auth_code_masked"`
-	GatewayOrderNo string         `json:"gateway_order_no"` // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
+	Gateway        string         `json:"gateway"`                   // the configured gateway that took it; every later call goes there
+	GatewayAccount string         `json:"gateway_account,omitempty"` // the account used there (terminal sn, merchant id)
+	GatewayOrderNo string         `json:"gateway_order_no"`          // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
 	GatewayTradeNo string         `json:"gateway_trade_no"`
 	ChannelTradeNo string         `json:"channel_trade_no"`
 	RefundedAmount int64          `json:"refunded_amount"`

@@ -414,7 +414,7 @@ func TestEchoedCodeNotLogged(t *testing.T) {
 		},
 	}
 	clock := newFakeClock()
-	eng := payflow.NewEngine(testCfg, st, gw, payflow.Options{Clock: clock, Classify: scanner.Classifier,
+	eng := payflow.NewEngine(testCfg, st, payflow.One("fake", gw), payflow.Options{Clock: clock, Classify: scanner.Classifier,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, eng.Start(context.Background()))
 	defer eng.Close()

@@ -66,6 +66,12 @@ const (
 	TrigMismatch     Trigger = "mismatch" // gateway: an answer about another order or amount
 	TrigSuspect      Trigger = "suspect"  // gateway: maxMismatches answers about other orders
 	TrigConflict     Trigger = "conflict" // gateway: our number is taken by another order
+	// TrigGatewayGone: the payment's gateway is no longer configured; it is
+	// never asked of another.
+	TrigGatewayGone Trigger = "gateway_gone"
+	// TrigReroute: the pay certainly did not leave (ErrNotSent); it goes to
+	// the fallback gateway instead, journaled before it is sent there.
+	TrigReroute Trigger = "reroute"
 )
 
 // maxMismatches is how many answers about another order (or amount) a
@@ -80,6 +86,8 @@ type Input struct {
 	Outcome Outcome
 	Code    string // payment code, for TrigScan
 	Channel string // wallet hint from the code, for TrigScan
+	Gateway string // the gateway chosen, for TrigScan and TrigReroute
+	Account string // the account used there
 	Note    string
 }
 
@@ -111,20 +119,24 @@ var payTransitions = map[State]map[Trigger]transition{
 		// gateway client: it never will be.
 		TrigAbort:        {StateCancelled, noteError("aborted", "the cashier aborted before the pay request was sent; nothing was charged")},
 		TrigAbortRequest: {StatePaying, onAbortRequest},
+		TrigReroute:      {StatePaying, onGateway},
+		TrigGatewayGone:  {StateNeedsAttention, onGatewayGone},
 	},
 	StateInDoubt: {
-		TrigSucceeded: {StatePaid, onPaid},
-		TrigFailed:    {StateFailed, onGatewayError},
-		TrigBroken:    {StateNeedsAttention, onGatewayError},
-		TrigDeadline:  {StateCancelling, onCancelAttempt},
-		TrigAbort:     {StateCancelling, onCancelAttempt},
-		TrigMismatch:  {StateInDoubt, onMismatch},
-		TrigSuspect:   {StateNeedsAttention, onSuspect},
+		TrigSucceeded:   {StatePaid, onPaid},
+		TrigFailed:      {StateFailed, onGatewayError},
+		TrigBroken:      {StateNeedsAttention, onGatewayError},
+		TrigDeadline:    {StateCancelling, onCancelAttempt},
+		TrigAbort:       {StateCancelling, onCancelAttempt},
+		TrigMismatch:    {StateInDoubt, onMismatch},
+		TrigSuspect:     {StateNeedsAttention, onSuspect},
+		TrigGatewayGone: {StateNeedsAttention, onGatewayGone},
 	},
 	StateCancelling: {
 		TrigCancelled:   {StateCancelled, onGatewayIDs},
 		TrigCancelRetry: {StateCancelling, onCancelAttempt},
 		TrigGiveUp:      {StateNeedsAttention, onGiveUp},
+		TrigGatewayGone: {StateNeedsAttention, onGatewayGone},
 	},
 	StateNeedsAttention: {
 		TrigRetry: {StateCancelling, onRetry},
@@ -192,12 +204,27 @@ func historyNote(in Input) string {
 }
 
 func onScan(p *Payment, in Input) {
+	onGateway(p, in)
 	p.AuthCode = in.Code
 	p.AuthCodeMasked = MaskCode(in.Code)
 	if in.Channel != "" {
 		p.Channel = in.Channel
 	}
 	p.PayStartedAt = in.At
+}
+
+// onGateway records the gateway a pay goes to.
+func onGateway(p *Payment, in Input) {
+	p.Gateway, p.GatewayAccount = in.Gateway, in.Account
+}
+
+func onGatewayGone(p *Payment, in Input) {
+	p.Error = gatewayGone(p.Gateway)
+}
+
+func gatewayGone(name string) *Error {
+	return &Error{Code: "gateway_not_configured",
+		Message: fmt.Sprintf("gateway %q, which took this payment, is no longer in the configuration; posd never asks another gateway about it: add [gateways.%s] back, or settle it in that gateway's merchant console", name, name)}
 }
 
 func onPaid(p *Payment, in Input) {
@@ -314,22 +341,24 @@ type refundTransition struct {
 // refundTransitions is the refund state machine.
 var refundTransitions = map[RefundState]map[Trigger]refundTransition{
 	RefundRefunding: {
-		TrigSucceeded: {RefundRefunded, onRefundIDs},
-		TrigFailed:    {RefundFailed, onRefundError},
-		TrigBroken:    {RefundNeedsAttention, onRefundError},
-		TrigNotSent:   {RefundFailed, onRefundNotSent},
-		TrigUncertain: {RefundInDoubt, onRefundIDs},
-		TrigMismatch:  {RefundInDoubt, func(r *Refund, in Input) { r.Mismatches++ }},
-		TrigSuspect:   {RefundNeedsAttention, onRefundSuspect},
-		TrigConflict:  {RefundNeedsAttention, onRefundConflict},
+		TrigSucceeded:   {RefundRefunded, onRefundIDs},
+		TrigFailed:      {RefundFailed, onRefundError},
+		TrigBroken:      {RefundNeedsAttention, onRefundError},
+		TrigNotSent:     {RefundFailed, onRefundNotSent},
+		TrigUncertain:   {RefundInDoubt, onRefundIDs},
+		TrigMismatch:    {RefundInDoubt, func(r *Refund, in Input) { r.Mismatches++ }},
+		TrigSuspect:     {RefundNeedsAttention, onRefundSuspect},
+		TrigConflict:    {RefundNeedsAttention, onRefundConflict},
+		TrigGatewayGone: {RefundNeedsAttention, func(r *Refund, in Input) { r.Error = gatewayGone(in.Gateway) }},
 	},
 	RefundInDoubt: {
 		TrigRetry: {RefundRefunding, func(r *Refund, in Input) { r.Attempts++ }},
 		// What the gateway's refund query says, where it has one.
-		TrigSucceeded: {RefundRefunded, onRefundIDs},
-		TrigFailed:    {RefundFailed, onRefundError},
-		TrigGiveUp:    {RefundNeedsAttention, onRefundGiveUp},
-		TrigSuspect:   {RefundNeedsAttention, onRefundSuspect},
+		TrigSucceeded:   {RefundRefunded, onRefundIDs},
+		TrigFailed:      {RefundFailed, onRefundError},
+		TrigGiveUp:      {RefundNeedsAttention, onRefundGiveUp},
+		TrigSuspect:     {RefundNeedsAttention, onRefundSuspect},
+		TrigGatewayGone: {RefundNeedsAttention, func(r *Refund, in Input) { r.Error = gatewayGone(in.Gateway) }},
 	},
 }
 

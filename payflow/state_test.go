@@ -15,7 +15,7 @@ var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCance
 
 var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
 	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry,
-	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict}
+	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute}
 
 // TestPaymentEdges walks every edge of the payment machine and checks what
 // each transition records.
@@ -29,6 +29,7 @@ func TestPaymentEdges(t *testing.T) {
 		check func(t *testing.T, p *Payment)
 	}{
 		{StateAwaitingScan, TrigScan, StatePaying, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "backup", p.Gateway, "the gateway routed to is recorded with the scan")
 			assert.Equal(t, "134567890123456789", p.AuthCode)
 			assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
 			assert.Equal(t, "wechat", p.Channel)
@@ -54,6 +55,13 @@ func TestPaymentEdges(t *testing.T) {
 			assert.Equal(t, 1, p.Mismatches)
 			assert.Empty(t, p.GatewayTradeNo, "a foreign answer's ids are never kept")
 		}},
+		{StatePaying, TrigReroute, StatePaying, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "backup", p.Gateway)
+			assert.Equal(t, "acct-2", p.GatewayAccount)
+		}},
+		{StatePaying, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
+		{StateInDoubt, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
+		{StateCancelling, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
 		{StatePaying, TrigConflict, StateNeedsAttention, func(t *testing.T, p *Payment) {
 			assert.True(t, p.NeedsAttention)
 			errCode("order_number_conflict")(t, p)
@@ -94,7 +102,7 @@ func TestPaymentEdges(t *testing.T) {
 			if tc.from == StateInDoubt {
 				p.CancelAttempts = 0
 			}
-			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat"}))
+			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat", Gateway: "backup", Account: "acct-2"}))
 			assert.Equal(t, tc.to, p.State)
 			assert.Equal(t, at, p.UpdatedAt)
 			require.Len(t, p.History, 1)
@@ -163,6 +171,8 @@ func TestRefundEdges(t *testing.T) {
 		{RefundInDoubt, TrigFailed, RefundFailed, 0, "X", 1},
 		{RefundInDoubt, TrigGiveUp, RefundNeedsAttention, 0, "refund_unresolved", 1},
 		{RefundInDoubt, TrigSuspect, RefundNeedsAttention, 0, "gateway_mismatch", 1},
+		{RefundRefunding, TrigGatewayGone, RefundNeedsAttention, 0, "gateway_not_configured", 1},
+		{RefundInDoubt, TrigGatewayGone, RefundNeedsAttention, 0, "gateway_not_configured", 1},
 	}
 	seen := map[[2]string]bool{}
 	for _, tc := range tests {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -111,10 +112,17 @@ func open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: securing journal %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		fresh := tx.Bucket(bucketPayments) == nil
 		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		switch v := schemaOf(tx); {
+		case v > SchemaVersion:
+			return fmt.Errorf("%w: it was written by a newer posd (journal schema %d; this posd reads up to %d): run that posd, or a newer one", ErrNewerSchema, v, SchemaVersion)
+		case fresh:
+			return setSchema(tx, SchemaVersion)
 		}
 		return nil
 	})
@@ -123,6 +131,75 @@ func open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: preparing journal %s: %w", path, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// SchemaVersion is the journal's record format. 1: no version recorded
+// (before payments named their gateway); 2: every payment past
+// awaiting_scan names its gateway.
+const SchemaVersion = 2
+
+// ErrNewerSchema means the journal was written by a newer posd, whose
+// records this one could misread or silently drop fields of.
+var ErrNewerSchema = errors.New("store: the journal is newer than this posd")
+
+var keySchema = []byte("schema")
+
+func schemaOf(tx *bolt.Tx) int {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return 1
+	}
+	v := b.Get(keySchema)
+	if v == nil {
+		return 1
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return SchemaVersion + 1 // unreadable: treat as newer, never as older
+	}
+	return n
+}
+
+func setSchema(tx *bolt.Tx, v int) error {
+	return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(v)))
+}
+
+// AssignGateway is the upgrade from schema 1: every payment that has left
+// awaiting_scan but names no gateway (written before payments recorded
+// theirs) is assigned gateway name (and account), once, in one
+// transaction, with a line in its history. It returns how many were.
+// A journal already at schema 2 is left as it is.
+func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		if schemaOf(tx) >= 2 {
+			return nil
+		}
+		var todo []*payflow.Payment
+		err := tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
+			p, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("payment %s: %w", k, err)
+			}
+			if p.Gateway == "" && p.State != payflow.StateAwaitingScan {
+				todo = append(todo, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range todo {
+			p.Gateway, p.GatewayAccount = name, account
+			p.History = append(p.History, payflow.HistoryEntry{At: at, State: p.State, Trigger: "assigned",
+				Note: "journaled before posd recorded gateways: assigned to gateway " + name + " at the first start after the upgrade"})
+			if err := put(tx, p); err != nil {
+				return err
+			}
+		}
+		n = len(todo)
+		return setSchema(tx, SchemaVersion)
+	})
+	return n, err
 }
 
 // Close closes the database.

@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 		RefundAttempts:      cfg.Payflow.RefundAttempts,
-	}, st, prov, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
+	}, st, payflow.One(cfg.Provider.Name, prov), payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
 
 	queue, err := newPrinter(cfg, st, log)
 	if err != nil {
