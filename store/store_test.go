@@ -316,3 +316,19 @@ func TestCheckReportsFailedWrites(t *testing.T) {
 	require.NoError(t, s.Save(payment("pay_a", "A1", day1, payflow.StateInDoubt)))
 	assert.NoError(t, s.Check())
 }
+
+// TestNewerSchemaRefused: a journal written by a newer posd is not opened
+// (this one could misread its records or drop their new fields).
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("3")) }))
+	require.NoError(t, db.Close())
+	_, err = store.Open(path)
+	require.ErrorIs(t, err, store.ErrNewerSchema)
+	assert.Contains(t, err.Error(), "newer posd")
+}
