@@ -26,10 +26,18 @@ type Config struct {
 	LogLevel string    `toml:"log_level"`
 	API      API       `toml:"api"`
 	Payflow  Payflow   `toml:"payflow"`
-	Provider Provider  `toml:"provider"`
 	Store    Store     `toml:"store"`
 	Printer  Printer   `toml:"printer"`
 	Scanners []Scanner `toml:"scanner"`
+	// The gateways, each decoded by its own package (Gateways), and the
+	// rules that route new payments to them.
+	RawGateways map[string]toml.Primitive `toml:"gateways"`
+	RawProvider map[string]toml.Primitive `toml:"provider"` // the old form: [provider] name = "T", [provider.T]
+	Routing     map[string]string         `toml:"routing"`
+
+	gateways []GatewaySection
+	routes   Routes
+	oldForm  bool
 }
 
 // Scanner is one [[scanner]] table: a serial or USB-HID barcode scanner.
@@ -71,36 +79,6 @@ type Payflow struct {
 	RefundAttempts      int      `toml:"refund_attempts"`
 }
 
-// Provider selects and configures the payment gateway.
-type Provider struct {
-	Name       string     `toml:"name"`
-	Demo       Demo       `toml:"demo"`
-	Shouqianba Shouqianba `toml:"shouqianba"`
-}
-
-// Shouqianba configures the Shouqianba (收钱吧) upay v2 gateway. The
-// terminal's key rotates daily; posd keeps the current one in
-// <data_dir>/shouqianba-terminal.json, seeded from terminal_sn and
-// terminal_key or from 'posd provider activate'.
-type Shouqianba struct {
-	BaseURL           string   `toml:"base_url"`
-	TerminalSN        string   `toml:"terminal_sn"`
-	TerminalKey       string   `toml:"terminal_key"`
-	VendorSN          string   `toml:"vendor_sn"`
-	VendorKey         string   `toml:"vendor_key"`
-	AppID             string   `toml:"app_id"`
-	ActivationCode    string   `toml:"activation_code"`
-	DeviceID          string   `toml:"device_id"` // empty: till_id
-	PayRequestTimeout Duration `toml:"pay_request_timeout"`
-	CallTimeout       Duration `toml:"call_timeout"`
-}
-
-// Demo configures the built-in demo gateway.
-type Demo struct {
-	GatewayURL string   `toml:"gateway_url"` // empty: run the simulator in-process
-	Delay      Duration `toml:"delay"`       // how long the simulated customer takes to confirm
-}
-
 // Store configures the journal.
 type Store struct {
 	RetentionDays int `toml:"retention_days"`
@@ -137,8 +115,6 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration back in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// Providers are the gateway names this build knows.
-var Providers = []string{"demo", "shouqianba"}
 
 // Default returns the embedded defaults: the demo gateway, the API on
 // 127.0.0.1:8421, receipts as files, data in the user's state directory.
@@ -156,12 +132,6 @@ func Default() *Config {
 			ScanTimeout:         Duration{120 * time.Second},
 			RefundAttempts:      20,
 		},
-		Provider: Provider{Name: "demo", Demo: Demo{Delay: Duration{1500 * time.Millisecond}},
-			Shouqianba: Shouqianba{
-				BaseURL:           "https://vsi-api.shouqianba.com",
-				PayRequestTimeout: Duration{50 * time.Second},
-				CallTimeout:       Duration{10 * time.Second},
-			}},
 		Store:   Store{RetentionDays: 400},
 		Printer: Printer{Type: "file", WidthMM: 80, Encoding: "gb18030", StoreName: "posd demo store"},
 	}
@@ -220,6 +190,9 @@ func (e *Error) Error() string {
 func Load(path string) (*Config, error) {
 	if path == "" {
 		c := Default()
+		if err := c.resolveGateways(&toml.MetaData{}); err != nil {
+			return nil, err
+		}
 		return c, c.Validate()
 	}
 	b, err := os.ReadFile(path)
@@ -246,7 +219,14 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	c.DataDir = expandHome(c.DataDir)
-	if und := md.Undecoded(); len(und) > 0 {
+	var und []toml.Key
+	for _, k := range md.Undecoded() {
+		// Gateway tables are their packages' to decode (GatewaySection).
+		if top := k[0]; top != "gateways" && top != "provider" {
+			und = append(und, k)
+		}
+	}
+	if len(und) > 0 {
 		keys := make([]string, len(und))
 		for i, k := range und {
 			keys[i] = k.String()
@@ -260,8 +240,17 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, err
 	}
-	if c.Provider.Name != "demo" && !md.IsDefined("till_id") {
-		return nil, &Error{File: name, Key: "till_id", Msg: fmt.Sprintf("must be set when a real gateway (%s) is configured: it names this till on receipts and in the gateway's order numbers, and two tills left on the default %q share them; give each till of the shop its own, e.g. till_id = \"till-02\"", c.Provider.Name, Default().TillID)}
+	if err := c.resolveGateways(&md); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = name
+		}
+		return nil, err
+	}
+	for _, g := range c.gateways {
+		if g.Type != "demo" && !g.Inactive && !md.IsDefined("till_id") {
+			return nil, &Error{File: name, Key: "till_id", Msg: fmt.Sprintf("must be set when a real gateway (%s) is configured: it names this till on receipts and in the gateway's order numbers, and two tills left on the default %q share them; give each till of the shop its own, e.g. till_id = \"till-02\"", g.Type, Default().TillID)}
+		}
 	}
 	return c, nil
 }
@@ -310,7 +299,6 @@ func (c *Config) Validate() error {
 		{"payflow.pay_timeout", c.Payflow.PayTimeout, time.Second},
 		{"payflow.cancel_retry_interval", c.Payflow.CancelRetryInterval, 100 * time.Millisecond},
 		{"payflow.scan_timeout", c.Payflow.ScanTimeout, time.Second},
-		{"provider.demo.delay", c.Provider.Demo.Delay, 0},
 	} {
 		if d.v.Duration < d.min || d.v.Duration > 24*time.Hour {
 			return bad(d.key, "must be between %v and 24h, got %v", d.min, d.v.Duration)
@@ -324,21 +312,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.RetentionDays < 1 || c.Store.RetentionDays > 10000 {
 		return bad("store.retention_days", "must be from 1 to 10000, got %d", c.Store.RetentionDays)
-	}
-	known := false
-	for _, p := range Providers {
-		known = known || p == c.Provider.Name
-	}
-	if !known {
-		return bad("provider.name", "%q is not a gateway this build supports (supported: %s)", c.Provider.Name, strings.Join(Providers, ", "))
-	}
-	if u := c.Provider.Demo.GatewayURL; u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			return bad("provider.demo.gateway_url", "must be an http:// or https:// URL, got %q", u)
-		}
-	}
-	if err := c.Provider.Shouqianba.validate(); err != nil {
-		return err
 	}
 	names := map[string]bool{}
 	for i, sc := range c.Scanners {
@@ -394,25 +367,6 @@ func (s *Scanner) validate() error {
 	}
 	if s.Gap.Duration < 0 || s.Gap.Duration > 10*time.Second {
 		return fmt.Errorf("gap must be between 0 and 10s, got %v", s.Gap.Duration)
-	}
-	return nil
-}
-
-func (q *Shouqianba) validate() error {
-	if pu, err := url.Parse(q.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-		return &Error{Key: "provider.shouqianba.base_url", Msg: fmt.Sprintf("must be an https:// URL, got %q", q.BaseURL)}
-	}
-	if (q.TerminalSN == "") != (q.TerminalKey == "") {
-		return &Error{Key: "provider.shouqianba.terminal_key", Msg: "terminal_sn and terminal_key go together: set both, or neither and run 'posd provider activate'"}
-	}
-	if d := q.PayRequestTimeout.Duration; d < time.Second || d > 5*time.Minute {
-		return &Error{Key: "provider.shouqianba.pay_request_timeout", Msg: fmt.Sprintf("must be between 1s and 5m, got %v", d)}
-	}
-	if d := q.CallTimeout.Duration; d < time.Second || d > 2*time.Minute {
-		return &Error{Key: "provider.shouqianba.call_timeout", Msg: fmt.Sprintf("must be between 1s and 2m, got %v", d)}
-	}
-	if len(q.DeviceID) > 32 {
-		return &Error{Key: "provider.shouqianba.device_id", Msg: "must be at most 32 characters"}
 	}
 	return nil
 }

@@ -53,7 +53,17 @@ func TestParseFull(t *testing.T) {
 	assert.Equal(t, 50*time.Second, c.Payflow.PayTimeout.Duration)
 	assert.Equal(t, 7, c.Payflow.CancelAttempts)
 	assert.Equal(t, 90*time.Second, c.Payflow.ScanTimeout.Duration)
-	assert.Equal(t, "http://127.0.0.1:9999", c.Provider.Demo.GatewayURL)
+	secs, routes := c.Gateways()
+	require.Len(t, secs, 1)
+	assert.Equal(t, "demo", routes.Default)
+	assert.Equal(t, "provider.demo", secs[0].Key, "the old form: one gateway named after its type")
+	assert.True(t, c.OldProviderForm())
+	var demo struct {
+		GatewayURL string          `toml:"gateway_url"`
+		Delay      config.Duration `toml:"delay"`
+	}
+	require.NoError(t, secs[0].Decode(&demo), "the gateway's package decodes its own table")
+	assert.Equal(t, "http://127.0.0.1:9999", demo.GatewayURL)
 	assert.Equal(t, 30, c.Store.RetentionDays)
 	assert.Equal(t, []string{"欢迎光临"}, c.Printer.Header)
 }
@@ -61,7 +71,10 @@ func TestParseFull(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c, err := config.Load("")
 	require.NoError(t, err)
-	assert.Equal(t, "demo", c.Provider.Name)
+	secs, routes := c.Gateways()
+	require.Len(t, secs, 1)
+	assert.Equal(t, "demo", secs[0].Type)
+	assert.Equal(t, "demo", routes.Default)
 	assert.Equal(t, "127.0.0.1:8421", c.API.Listen)
 	assert.Equal(t, 5*time.Second, c.Payflow.PollInterval.Duration)
 	assert.Equal(t, 45*time.Second, c.Payflow.PayTimeout.Duration)
@@ -73,7 +86,15 @@ func TestDefaults(t *testing.T) {
 	// An empty file is the defaults too.
 	c2, err := config.Parse("empty.toml", nil)
 	require.NoError(t, err)
-	assert.Equal(t, c, c2)
+	assert.Equal(t, c.Payflow, c2.Payflow)
+	assert.Equal(t, c.API, c2.API)
+	assert.Equal(t, c.Printer, c2.Printer)
+	assert.Equal(t, c.DataDir, c2.DataDir)
+	s1, r1 := c.Gateways()
+	s2, r2 := c2.Gateways()
+	assert.Equal(t, r1, r2)
+	require.Len(t, s2, 1)
+	assert.Equal(t, s1[0].Name+s1[0].Type+s1[0].Key, s2[0].Name+s2[0].Type+s2[0].Key)
 }
 
 func TestDefaultDataDir(t *testing.T) {
@@ -94,10 +115,6 @@ func TestErrorsNameTheKey(t *testing.T) {
 	}{
 		{"bogus = 1", "bogus", "unknown key"},
 		{"[payflow]\npoll_intervall = \"5s\"", "payflow.poll_intervall", "unknown key"},
-		{"[provider.shouqianba]\nterminal_id = \"x\"", "provider.shouqianba.terminal_id", "unknown key"},
-		{"[provider.shouqianba]\nterminal_sn = \"x\"", "provider.shouqianba.terminal_key", "go together"},
-		{"[provider.shouqianba]\nbase_url = \"vsi-api.shouqianba.com\"", "provider.shouqianba.base_url", "https://"},
-		{"[provider.shouqianba]\npay_request_timeout = \"10m\"", "provider.shouqianba.pay_request_timeout", "between"},
 		{"[payflow]\npoll_interval = \"5x\"", "payflow.poll_interval", "not a duration"},
 		{"[payflow]\npoll_interval = 5", "payflow.poll_interval", ""},
 		{"[payflow]\npay_timeout = \"-5s\"", "payflow.pay_timeout", "between"},
@@ -115,14 +132,20 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[api]\nlisten = \"0.0.0.0:8421\"", "api.listen", "loopback"},
 		{"[api]\nlisten = \"192.168.1.5:8421\"", "api.listen", "loopback"},
 		{"[api]\nlisten = \"8421\"", "api.listen", "host:port"},
+		{"[gateways.a]\ndelay = \"1s\"", "gateways.a.type", "needs a type"},
+		{"[gateways.A]\ntype = \"demo\"", "gateways.A", "lower-case"},
+		{"[gateways.a]\ntype = \"demo\"\n[gateways.b]\ntype = \"demo\"", "routing.default", "several"},
+		{"[gateways.a]\ntype = \"demo\"\n[routing]\ndefault = \"b\"", "routing.default", "not configured"},
+		{"[gateways.a]\ntype = \"demo\"\n[routing]\npaypal = \"a\"", "routing.paypal", "wechat"},
+		{"[gateways.a]\ntype = \"demo\"\n[routing]\nfallback = \"a\"", "routing.fallback", "another gateway"},
+		{"[gateways.a]\ntype = \"demo\"\n[provider]\nname = \"demo\"", "provider", "not both"},
+		{"[provider]\nname = \"demo\"\n[routing]\ndefault = \"demo\"", "routing", "[gateways.<name>]"},
 		{"[api]\nlisten = \"127.0.0.1:99999\"", "api.listen", "0 to 65535"},
 		{"[api]\nlisten = \"127.0.0.1:http\"", "api.listen", "0 to 65535"},
 		{"[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nterminal_sn = \"1\"\nterminal_key = \"k\"", "till_id", "two tills"},
 		{"[api]\ntoken = \"short\"", "api.token", "16"},
 		{"[api]\nallowed_origins = [\"localhost:3000\"]", "api.allowed_origins[0]", "origin"},
 		{"[api]\nallowed_origins = [\"http://x/path\"]", "api.allowed_origins[0]", "origin"},
-		{"[provider]\nname = \"paypal\"", "provider.name", "demo, shouqianba"},
-		{"[provider.demo]\ngateway_url = \"ftp://x\"", "provider.demo.gateway_url", "http"},
 		{"[printer]\ntype = \"tcp\"", "printer.address", "needs"},
 		{"[printer]\ntype = \"laser\"", "printer.type", "file, tcp"},
 		{"[printer]\ntype = \"windows\"", "printer.type", "not supported yet"},
@@ -174,6 +197,61 @@ func TestDataDir(t *testing.T) {
 	// With a real gateway and till_id set, the default name is allowed.
 	_, err = config.Parse("posd.toml", []byte("till_id = \"till-01\"\n[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nterminal_sn = \"1\"\nterminal_key = \"k\""))
 	require.NoError(t, err)
+}
+
+// TestGatewaysNewForm: several gateways under their names, with routes.
+func TestGatewaysNewForm(t *testing.T) {
+	c, err := config.Parse("posd.toml", []byte(`
+till_id = "t2"
+[gateways.play]
+type = "demo"
+delay = "0s"
+[gateways.sqb]
+type = "shouqianba"
+terminal_sn = "1"
+[routing]
+default = "sqb"
+alipay = "play"
+fallback = "play"
+`))
+	require.NoError(t, err)
+	assert.False(t, c.OldProviderForm())
+	assert.Empty(t, c.NewFormHint())
+	secs, routes := c.Gateways()
+	require.Len(t, secs, 2)
+	assert.Equal(t, config.Routes{Default: "sqb", Fallback: "play", ByWallet: map[string]string{"alipay": "play"}}, routes)
+	assert.Equal(t, "gateways.play", secs[0].Key)
+	assert.Equal(t, "shouqianba", secs[1].Type)
+	// A key the gateway's struct lacks is named when its package decodes.
+	var only struct {
+		Type       string `toml:"type"`
+		TerminalSN string `toml:"terminal_sn"`
+		Bogus      string `toml:"bogus"`
+	}
+	require.NoError(t, secs[1].Decode(&only))
+	var less struct {
+		Type string `toml:"type"`
+	}
+	c, err = config.Parse("posd.toml", []byte("[gateways.x]\ntype = \"demo\"\nbogus = 1\n"))
+	require.NoError(t, err, "unknown gateway keys are the gateway package's to name")
+	secs, _ = c.Gateways()
+	err = secs[0].Decode(&less)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gateways.x.bogus: unknown key")
+
+	// A real gateway needs till_id set, in either form.
+	_, err = config.Parse("posd.toml", []byte("[gateways.sqb]\ntype = \"shouqianba\"\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "till_id")
+
+	// The old form's tables of other types are checked, not run.
+	c, err = config.Parse("posd.toml", []byte("[provider.shouqianba]\nterminal_sn = \"x\"\n"))
+	require.NoError(t, err)
+	secs, routes = c.Gateways()
+	require.Len(t, secs, 2)
+	assert.Equal(t, "demo", routes.Default)
+	assert.True(t, secs[1].Inactive)
+	assert.Contains(t, c.NewFormHint(), "[gateways.demo]")
 }
 
 func TestScanners(t *testing.T) {

@@ -354,20 +354,25 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
 
 // Health is the answer of GET /v1/health.
 type Health struct {
-	Status         string `json:"status"` // ok | attention | degraded
-	Version        string `json:"version"`
-	Provider       string `json:"provider"`
-	TillID         string `json:"till_id"`
-	Journal        string `json:"journal"`
-	InDoubt        int    `json:"in_doubt"`
-	NeedsAttention int    `json:"needs_attention"`
-	RefundsInDoubt int    `json:"refunds_in_doubt"`
-	AwaitingScan   string `json:"awaiting_scan,omitempty"`
-	Message        string `json:"message,omitempty"`
+	Status         string                  `json:"status"` // ok | attention | degraded
+	Version        string                  `json:"version"`
+	Provider       string                  `json:"provider"` // the default gateway
+	Gateways       []payflow.GatewayStatus `json:"gateways"`
+	TillID         string                  `json:"till_id"`
+	Journal        string                  `json:"journal"`
+	InDoubt        int                     `json:"in_doubt"`
+	NeedsAttention int                     `json:"needs_attention"`
+	RefundsInDoubt int                     `json:"refunds_in_doubt"`
+	AwaitingScan   string                  `json:"awaiting_scan,omitempty"`
+	Message        string                  `json:"message,omitempty"`
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	h := Health{Status: "ok", Version: s.opt.Version, Provider: s.opt.Provider, TillID: s.opt.TillID, Journal: "ok"}
+	h := Health{Status: "ok", Version: s.opt.Version, Provider: s.opt.Provider, TillID: s.opt.TillID, Journal: "ok",
+		Gateways: []payflow.GatewayStatus{}}
+	if s.opt.Gateways != nil {
+		h.Gateways = s.opt.Gateways()
+	}
 	status := http.StatusOK
 	open, err := s.eng.Open()
 	if err == nil {

@@ -27,11 +27,13 @@ type Options struct {
 	AllowedOrigins []string
 	AllowRemote    bool // skip the loopback Host check (api.allow_remote)
 	Version        string
-	Provider       string
+	Provider       string // the default gateway's name
 	TillID         string
-	JournalCheck   func() error
-	Devices        func() []payflow.DeviceStatus // scanners and printers; nil: none
-	Printer        *printer.Queue                // nil: no receipts
+	// Gateways reports each gateway's last success and failure (health); nil: none.
+	Gateways     func() []payflow.GatewayStatus
+	JournalCheck func() error
+	Devices      func() []payflow.DeviceStatus // scanners and printers; nil: none
+	Printer      *printer.Queue                // nil: no receipts
 	// Backup writes a consistent copy of the journal (GET
 	// /v1/journal/backup); nil: not offered.
 	Backup func(io.Writer) (int64, error)
@@ -224,6 +226,7 @@ func (s *Server) engineError(w http.ResponseWriter, err error) {
 		{payflow.ErrNotRefundable, http.StatusConflict, "not_refundable"},
 		{payflow.ErrRefundConflict, http.StatusConflict, "refund_conflict"},
 		{payflow.ErrRefundTooLarge, http.StatusConflict, "refund_too_large"},
+		{payflow.ErrGatewayGone, http.StatusConflict, "gateway_not_configured"},
 		{payflow.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	} {
 		if errors.Is(err, m.err) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -54,14 +55,11 @@ func cmdConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkGateways(cfg); err != nil {
+		return err
+	}
 	if args[0] == "show" {
-		shown := *cfg
-		for _, secret := range []*string{&shown.API.Token, &shown.Provider.Shouqianba.TerminalKey, &shown.Provider.Shouqianba.VendorKey} {
-			if *secret != "" {
-				*secret = "(set)"
-			}
-		}
-		return toml.NewEncoder(stdout).Encode(shown)
+		return showConfig(cfg, stdout)
 	}
 	if _, err := buildScanners(cfg); err != nil {
 		return err
@@ -69,8 +67,52 @@ func cmdConfig(args []string, stdout io.Writer) error {
 	if _, err := printerLayout(cfg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (provider %s, API on %s, %d scanner(s), data in %s)\n", *cfgPath, cfg.Provider.Name, cfg.API.Listen, len(cfg.Scanners), cfg.DataDir)
+	secs, routes := cfg.Gateways()
+	var names []string
+	for _, s := range secs {
+		if !s.Inactive {
+			names = append(names, s.Name+" ("+s.Type+")")
+		}
+	}
+	fmt.Fprintf(stdout, "%s: ok (gateways %s, new payments to %s, API on %s, %d scanner(s), data in %s)\n", *cfgPath, strings.Join(names, ", "), routes.Default, cfg.API.Listen, len(cfg.Scanners), cfg.DataDir)
+	if hint := cfg.NewFormHint(); hint != "" {
+		fmt.Fprintf(stdout, "note: %s\n", hint)
+	}
 	return nil
+}
+
+// showConfig prints the effective configuration, each gateway's table as
+// its package reads it, secrets blanked.
+func showConfig(cfg *config.Config, w io.Writer) error {
+	shown := *cfg
+	if shown.API.Token != "" {
+		shown.API.Token = "(set)"
+	}
+	shown.RawGateways, shown.RawProvider, shown.Routing = nil, nil, nil
+	secs, routes := cfg.Gateways()
+	gws := map[string]any{}
+	for _, sec := range secs {
+		if sec.Inactive {
+			continue
+		}
+		t, _ := gatewayType(sec)
+		v, err := t.Show(sec)
+		if err != nil {
+			return err
+		}
+		gws[sec.Name] = v
+	}
+	routing := map[string]string{"default": routes.Default}
+	if routes.Fallback != "" {
+		routing["fallback"] = routes.Fallback
+	}
+	for k, v := range routes.ByWallet {
+		routing[k] = v
+	}
+	if err := toml.NewEncoder(w).Encode(shown); err != nil {
+		return err
+	}
+	return toml.NewEncoder(w).Encode(map[string]any{"gateways": gws, "routing": routing})
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

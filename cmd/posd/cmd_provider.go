@@ -7,26 +7,22 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/tillworks/posd/config"
-	"github.com/tillworks/posd/providers/shouqianba"
+	"github.com/tillworks/posd/providers"
 )
 
-// sqbTerminalFile is where the Shouqianba terminal's rotating key lives.
-func sqbTerminalFile(cfg *config.Config) shouqianba.TerminalFile {
-	return shouqianba.TerminalFile{Path: filepath.Join(cfg.DataDir, "shouqianba-terminal.json")}
-}
-
-// cmdProvider runs provider administration: 'posd provider activate'.
+// cmdProvider runs gateway administration: 'posd provider activate' runs
+// the one-time activation of every configured gateway that needs one (or
+// of --gateway NAME).
 func cmdProvider(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "activate" {
-		return &usageError{"usage: posd provider activate [--config FILE] [--data-dir DIR]"}
+		return &usageError{"usage: posd provider activate [--gateway NAME] [--config FILE] [--data-dir DIR]"}
 	}
 	fs := flag.NewFlagSet("provider activate", flag.ContinueOnError)
 	cfgPath, dataDir := configFlags(fs)
+	only := fs.String("gateway", "", "the gateway to activate (default: each that needs it)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -34,27 +30,30 @@ func cmdProvider(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Provider.Name != "shouqianba" {
-		return &config.Error{Key: "provider.name", Msg: fmt.Sprintf("is %q; activation is for shouqianba", cfg.Provider.Name)}
+	if err := checkGateways(cfg); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
-	q := cfg.Provider.Shouqianba
-	device := q.DeviceID
-	if device == "" {
-		device = cfg.TillID
-	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	file := sqbTerminalFile(cfg)
-	t, err := shouqianba.Activate(ctx, nil, shouqianba.Activation{
-		BaseURL: q.BaseURL, VendorSN: q.VendorSN, VendorKey: q.VendorKey, AppID: q.AppID,
-		Code: q.ActivationCode, DeviceID: device,
-	}, file, time.Now())
-	if err != nil {
-		return err
+	secs, _ := cfg.Gateways()
+	done := 0
+	for _, sec := range secs {
+		t, _ := gatewayType(sec)
+		if t.Activate == nil || sec.Inactive || (*only != "" && sec.Name != *only) {
+			continue
+		}
+		msg, err := t.Activate(ctx, sec, providers.Env{Name: sec.Name, DataDir: cfg.DataDir, TillID: cfg.TillID})
+		if err != nil {
+			return fmt.Errorf("gateway %s: %w", sec.Name, err)
+		}
+		fmt.Fprintf(stdout, "gateway %s: %s\n", sec.Name, msg)
+		done++
 	}
-	fmt.Fprintf(stdout, "activated: terminal %s; its key is saved in %s (0600).\nRemove activation_code and vendor_key from the configuration, then start posd.\n", t.SN, file.Path)
+	if done == 0 {
+		return &config.Error{Key: "gateways", Msg: "no configured gateway needs activation (shouqianba does)"}
+	}
 	return nil
 }

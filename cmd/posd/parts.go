@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
-	"github.com/tillworks/posd/providers/demo"
-	"github.com/tillworks/posd/providers/shouqianba"
 	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
@@ -102,38 +99,6 @@ func recentPayments(st *store.Store) ([]*payflow.Payment, error) {
 		all = append(all, ps...)
 	}
 	return all, nil
-}
-
-// newProvider builds the configured gateway client.
-func newProvider(ctx context.Context, cfg *config.Config, log *slog.Logger) (payflow.Provider, error) {
-	switch cfg.Provider.Name {
-	case "demo":
-		url := cfg.Provider.Demo.GatewayURL
-		if url == "" {
-			gw, err := demo.NewGateway(filepath.Join(cfg.DataDir, "demo-gateway.json"), cfg.Provider.Demo.Delay.Duration)
-			if err != nil {
-				return nil, err
-			}
-			if url, err = demo.Serve(ctx, gw, log); err != nil {
-				return nil, err
-			}
-			log.Info("demo gateway simulator running", "url", url)
-		}
-		return demo.NewClient(url, 10*time.Second), nil
-	case "shouqianba":
-		q := cfg.Provider.Shouqianba
-		c, err := shouqianba.New(shouqianba.Options{
-			BaseURL: q.BaseURL, DeviceID: q.DeviceID, TillID: cfg.TillID,
-			PayTimeout: q.PayRequestTimeout.Duration, CallTimeout: q.CallTimeout.Duration,
-			Terminal: sqbTerminalFile(cfg), Initial: shouqianba.Terminal{SN: q.TerminalSN, Key: q.TerminalKey},
-			Logger: log,
-		})
-		if errors.Is(err, shouqianba.ErrNotActivated) {
-			return nil, &config.Error{Key: "provider.shouqianba", Msg: err.Error()}
-		}
-		return c, err
-	}
-	return nil, &config.Error{Key: "provider.name", Msg: fmt.Sprintf("%q is not available in this build", cfg.Provider.Name)}
 }
 
 func prune(st *store.Store, cfg *config.Config, log *slog.Logger) {

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	prov, err := newProvider(ctx, cfg, log)
+	gws, err := buildGateways(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 		RefundAttempts:      cfg.Payflow.RefundAttempts,
-	}, st, payflow.One(cfg.Provider.Name, prov), payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
+	}, st, gws, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
 
 	queue, err := newPrinter(cfg, st, log)
 	if err != nil {
@@ -235,8 +235,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	api := localapi.New(localapi.Options{
 		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
-		Version: Version(), Provider: cfg.Provider.Name, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
-		Devices: devices, Printer: queue, Backup: st.Backup,
+		Version: Version(), Provider: gws.Default, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
+		Gateways: eng.GatewayStatus,
+		Devices:  devices, Printer: queue, Backup: st.Backup,
 	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -250,7 +251,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	go pruneDaily(ctx, st, cfg, log)
-	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "provider", cfg.Provider.Name,
+	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "gateway", gws.Default,
 		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "printer", queue.Transport.Kind()+" "+queue.Transport.Target())
 
 	if ok, err := sdnotify.Notify(sdnotify.Ready + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {

@@ -439,7 +439,7 @@ func Activate(ctx context.Context, hc *http.Client, a Activation, f TerminalFile
 	}
 	for k, v := range map[string]string{"vendor_sn": a.VendorSN, "vendor_key": a.VendorKey, "app_id": a.AppID, "activation_code": a.Code, "device_id": a.DeviceID} {
 		if v == "" {
-			return Terminal{}, fmt.Errorf("shouqianba: activation needs [provider.shouqianba] %s", k)
+			return Terminal{}, fmt.Errorf("shouqianba: activation needs %s in the gateway's configuration", k)
 		}
 	}
 	if hc == nil {
