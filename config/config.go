@@ -115,7 +115,6 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration back in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-
 // Default returns the embedded defaults: the demo gateway, the API on
 // 127.0.0.1:8421, receipts as files, data in the user's state directory.
 func Default() *Config {

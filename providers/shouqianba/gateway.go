@@ -41,7 +41,9 @@ func decodeConfig(sec config.GatewaySection) (Config, error) {
 	if err := sec.Decode(&c); err != nil {
 		return c, err
 	}
-	bad := func(key, msg string, a ...any) error { return &config.Error{Key: sec.Key + "." + key, Msg: fmt.Sprintf(msg, a...)} }
+	bad := func(key, msg string, a ...any) error {
+		return &config.Error{Key: sec.Key + "." + key, Msg: fmt.Sprintf(msg, a...)}
+	}
 	if pu, err := url.Parse(c.BaseURL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 		return c, bad("base_url", "must be an https:// URL, got %q", c.BaseURL)
 	}
