@@ -31,7 +31,11 @@ func (s GatewaySection) Decode(v any) error {
 	}
 	if err := s.md.PrimitiveDecode(*s.prim, v); err != nil {
 		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
-			return &Error{Key: s.Key + "." + m[2], Msg: fmt.Sprintf("line %s: %s", m[1], m[3])}
+			key := m[2]
+			if !strings.HasPrefix(key, s.Key+".") {
+				key = s.Key + "." + key
+			}
+			return &Error{Key: key, Msg: fmt.Sprintf("line %s: %s", m[1], m[3])}
 		}
 		return &Error{Key: s.Key, Msg: err.Error()}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/demo"
 )
@@ -192,4 +193,24 @@ func TestCancelWhileConfirming(t *testing.T) {
 	assert.Equal(t, payflow.Failed, paid.Kind)
 	got, _ := gw.Order(pay.OrderNo)
 	assert.Equal(t, demo.StatusCancelled, got.Status)
+}
+
+// TestConfigCheck: the demo gateway checks its own table.
+func TestConfigCheck(t *testing.T) {
+	for _, tc := range []struct{ toml, key string }{
+		{"[gateways.d]\ntype = \"demo\"\ngateway_url = \"ftp://x\"", "gateways.d.gateway_url"},
+		{"[provider.demo]\ngateway_url = \"ftp://x\"", "provider.demo.gateway_url"},
+		{"[gateways.d]\ntype = \"demo\"\ndelay = \"-1s\"", "gateways.d.delay"},
+		{"[gateways.d]\ntype = \"demo\"\ndelai = \"1s\"", "gateways.d.delai"},
+	} {
+		c, err := config.Parse("posd.toml", []byte(tc.toml))
+		require.NoError(t, err, tc.toml)
+		secs, _ := c.Gateways()
+		err = demo.Type.Check(secs[0])
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, tc.toml)
+		assert.Equal(t, tc.key, ce.Key)
+	}
+	assert.Equal(t, "/d/demo-gateway.json", demo.StatePath("/d", "demo"))
+	assert.Equal(t, "/d/demo-b-gateway.json", demo.StatePath("/d", "b"))
 }
