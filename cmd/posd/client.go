@@ -159,6 +159,24 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 			printPayment(stdout, pp)
 		}
 	}
+	if name == "status" && len(pos) == 0 {
+		var h localapi.Health
+		if err := c.do("GET", "/v1/health", nil, &h); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+				return 0, err
+			}
+		}
+		if *asJSON {
+			show(&h)
+		} else {
+			printHealth(stdout, &h)
+		}
+		if h.Status != "ok" {
+			return exitFailure, nil
+		}
+		return 0, nil
+	}
 	switch name {
 	case "pay", "status":
 		if name == "pay" {
@@ -260,6 +278,33 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 
 // checkClientArgs rejects a malformed command line before anything is
 // sent.
+// printHealth shows the daemon's health and what it last saw of each gateway.
+func printHealth(w io.Writer, h *localapi.Health) {
+	fmt.Fprintf(w, "posd %s on till %s: %s", h.Version, h.TillID, strings.ToUpper(h.Status))
+	if h.Message != "" {
+		fmt.Fprintf(w, " — %s", h.Message)
+	}
+	fmt.Fprintf(w, "\njournal %s; %d in doubt, %d need attention, %d refunds in doubt\n", h.Journal, h.InDoubt, h.NeedsAttention, h.RefundsInDoubt)
+	for _, g := range h.Gateways {
+		mark := ""
+		if g.Default {
+			mark = " (default)"
+		}
+		fmt.Fprintf(w, "gateway %s%s: last answer %s", g.Name, mark, when(g.LastSuccess))
+		if !g.LastFailure.IsZero() && g.LastFailure.After(g.LastSuccess) {
+			fmt.Fprintf(w, "; FAILING since %s: %s", when(g.LastFailure), g.LastError)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
 func checkClientArgs(name string, pos []string, order string, amount int64, refundID string) error {
 	want, what := 1, "a payment id"
 	switch name {
@@ -276,6 +321,10 @@ func checkClientArgs(name string, pos []string, order string, amount int64, refu
 		}
 	case "report":
 		want, what = 0, "no positional arguments"
+	case "status":
+		if len(pos) == 0 {
+			return nil // the daemon's health and its gateways
+		}
 	case "printer":
 		what = "test"
 		if len(pos) == 1 && pos[0] != "test" {

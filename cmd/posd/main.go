@@ -72,7 +72,7 @@ Usage:
 Client commands (talk to a running daemon; --config/--data-dir find its address and token,
 or give --api URL and --token T):
   posd pay --amount FEN --order ID [--code CODE] [--subject S] [--operator O] [--wait]
-  posd status PAYMENT_ID [--wait]
+  posd status [PAYMENT_ID] [--wait]             a payment; without one, the daemon's health and its gateways
   posd cancel PAYMENT_ID
   posd scan CODE
   posd refund PAYMENT_ID --amount FEN --refund-id ID [--reason TEXT]

@@ -85,6 +85,11 @@ func TestClientCommands(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "order C1")
 
+	code, out, _ = cli("status")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, ": OK")
+	assert.Contains(t, out, "gateway demo (default): last answer 20")
+
 	code, out, errs = cli("refund", id, "--amount", "250", "--refund-id", "R1")
 	assert.Equal(t, 0, code, errs)
 	assert.Contains(t, out, "refund R1 of ¥2.50")
