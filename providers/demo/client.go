@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 )
@@ -46,13 +45,13 @@ func (c *Client) call(ctx context.Context, path string, req any, timeout time.Du
 	if err != nil {
 		return response{}, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
 	}
-	status, raw, err := providers.Post(ctx, c.http, c.base+path, http.Header{"Content-Type": {"application/json"}}, body)
-	if err != nil {
-		return response{}, raw, fmt.Errorf("demo gateway %s: %w", path, err)
-	}
 	var resp response
-	if jerr := strictjson.Unmarshal(raw, &resp); jerr != nil || resp.Result == "" {
-		return response{}, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: "BAD_RESPONSE", Message: fmt.Sprintf("unreadable answer to %s (HTTP %d)", path, status)}
+	status, raw, err := providers.PostJSON(ctx, c.http, "demo gateway "+path, c.base+path, http.Header{"Content-Type": {"application/json"}}, body, &resp)
+	if err != nil {
+		return response{}, raw, err
+	}
+	if resp.Result == "" {
+		return response{}, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: "BAD_RESPONSE", Message: fmt.Sprintf("an answer to %s without result (HTTP %d)", path, status)}
 	}
 	if status != http.StatusOK {
 		return resp, raw, &providers.GatewayError{Gateway: "demo", Status: status, Code: resp.Code, Message: resp.Message}

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/tillworks/posd/internal/failpoint"
-	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 )
@@ -127,18 +126,14 @@ func post(ctx context.Context, hc *http.Client, url, signer, key string, body an
 		"Content-Type":  {"application/json"},
 		"Authorization": {signer + " " + Sign(b, key)},
 	}
-	status, raw, err := providers.Post(ctx, hc, url, header, b)
-	if err != nil {
-		return nil, raw, fmt.Errorf("shouqianba %s: %w", pathOf(url), err)
-	}
 	var env envelope
-	if jerr := strictjson.Unmarshal(raw, &env); jerr != nil || env.ResultCode == "" {
-		why := "unreadable"
-		if errors.Is(jerr, strictjson.ErrAmbiguous) {
-			why = "ambiguous (" + jerr.Error() + ")"
-		}
+	status, raw, err := providers.PostJSON(ctx, hc, "shouqianba "+pathOf(url), url, header, b, &env)
+	if err != nil {
+		return nil, raw, err
+	}
+	if env.ResultCode == "" {
 		return nil, raw, &providers.GatewayError{Gateway: "shouqianba", Status: status, Code: "BAD_RESPONSE",
-			Message: fmt.Sprintf("%s answer to %s (HTTP %d)", why, pathOf(url), status)}
+			Message: fmt.Sprintf("an answer to %s without result_code (HTTP %d)", pathOf(url), status)}
 	}
 	return &env, raw, nil
 }

@@ -2,6 +2,7 @@ package shouqianba
 
 import (
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/providers"
 )
 
 // The calls whose answers the table maps.
@@ -13,103 +14,88 @@ const (
 	callPrecreate = "precreate"
 )
 
-// A row of the outcome table: in an answer to call, field having value
-// means kind. Fields are the outer result_code ("http"), the business
-// result_code ("biz"), the business error_code ("error") and the order's
-// order_status ("order"). call "*" applies to every call.
-type row struct {
-	call, field, value string
-	kind               payflow.Kind
+// row is a line of the outcome table (providers.Row). Fields are the
+// outer result_code ("http"), the business result_code ("biz"), the
+// business error_code ("error") and the order's order_status ("order").
+type row = providers.Row
+
+func r(call, field, value string, kind payflow.Kind) row {
+	return row{Call: call, Field: field, Value: value, Kind: kind}
 }
 
 // outcomes is the whole mapping from Shouqianba's answers to posd's, one
 // row per code, tested row by row. Lookup order: http, then error (which
 // refines a FAIL), then biz, then order (for query's SUCCESS).
-var outcomes = []row{
+var outcomes = providers.Table{
 	// Outer result_code: 400 is a request the gateway refused (bad
 	// parameters, signature, terminal): nothing happened. 500 is the
 	// gateway failing: for a pay that may have been half-done, so in doubt.
-	{callPay, "http", "400", payflow.Failed},
-	{callPay, "http", "500", payflow.Unknown},
-	{callQuery, "http", "400", payflow.Unknown},
-	{callQuery, "http", "500", payflow.Unknown},
-	{callCancel, "http", "400", payflow.Failed},
-	{callCancel, "http", "500", payflow.Unknown},
-	{callRefund, "http", "400", payflow.Failed},
-	{callRefund, "http", "500", payflow.Unknown},
-	{callPrecreate, "http", "400", payflow.Failed},
-	{callPrecreate, "http", "500", payflow.Unknown},
+	r(callPay, "http", "400", payflow.Failed),
+	r(callPay, "http", "500", payflow.Unknown),
+	r(callQuery, "http", "400", payflow.Unknown),
+	r(callQuery, "http", "500", payflow.Unknown),
+	r(callCancel, "http", "400", payflow.Failed),
+	r(callCancel, "http", "500", payflow.Unknown),
+	r(callRefund, "http", "400", payflow.Failed),
+	r(callRefund, "http", "500", payflow.Unknown),
+	r(callPrecreate, "http", "400", payflow.Failed),
+	r(callPrecreate, "http", "500", payflow.Unknown),
 
 	// Business error codes that decide more than the FAIL they come with.
 	// The vendor spells the missing order both ways.
-	{"*", "error", "UPAY_ORDER_NOT_EXISTS", payflow.NotFound},
-	{"*", "error", "UPAY_ORDER_NOT_EXIST", payflow.NotFound},
+	r("*", "error", "UPAY_ORDER_NOT_EXISTS", payflow.NotFound),
+	r("*", "error", "UPAY_ORDER_NOT_EXIST", payflow.NotFound),
 	// A pay with a client_sn the gateway already has. posd sends each pay
 	// once, so the order is not ours to adopt: a person must look.
-	{callPay, "error", "CLIENT_SN_CONFLICT", payflow.Conflict},
-	{callPrecreate, "error", "CLIENT_SN_CONFLICT", payflow.Conflict},
+	r(callPay, "error", "CLIENT_SN_CONFLICT", payflow.Conflict),
+	r(callPrecreate, "error", "CLIENT_SN_CONFLICT", payflow.Conflict),
 	// "Already done", answered to a refund or cancel re-sent after its
 	// answer was lost (vendor's result-code list): done.
-	{callRefund, "error", "UPAY_REFUND_ORDER_NOOP", payflow.Succeeded}, // 本次退款已经完成了
-	{callCancel, "error", "UPAY_CANCEL_ORDER_NOOP", payflow.Succeeded}, // 订单已经是撤单状态了
+	r(callRefund, "error", "UPAY_REFUND_ORDER_NOOP", payflow.Succeeded), // 本次退款已经完成了
+	r(callCancel, "error", "UPAY_CANCEL_ORDER_NOOP", payflow.Succeeded), // 订单已经是撤单状态了
 	// The refund number was used with another amount: a person must look.
-	{callRefund, "error", "REFUND_REQUEST_CONFLICT", payflow.Conflict},
+	r(callRefund, "error", "REFUND_REQUEST_CONFLICT", payflow.Conflict),
 
 	// biz_response.result_code.
-	{callPay, "biz", "PAY_SUCCESS", payflow.Succeeded},
-	{callPay, "biz", "PAY_FAIL", payflow.Failed}, // failed and reversed
-	{callPay, "biz", "PAY_IN_PROGRESS", payflow.InProgress},
-	{callPay, "biz", "PAY_FAIL_ERROR", payflow.Broken},           // failed, channel state unknown
-	{callPay, "biz", "PAY_FAIL_IN_PROGRESS", payflow.InProgress}, // failed, reversal under way: ask again
-	{callPay, "biz", "FAIL", payflow.Failed},                     // refused, no money moved
-	{callCancel, "biz", "CANCEL_SUCCESS", payflow.Succeeded},
-	{callCancel, "biz", "CANCEL_ABORT_SUCCESS", payflow.Succeeded},
-	{callCancel, "biz", "CANCEL_ERROR", payflow.Broken},
-	{callCancel, "biz", "CANCEL_ABORT_ERROR", payflow.Broken},
-	{callCancel, "biz", "CANCEL_IN_PROGRESS", payflow.InProgress},
-	{callCancel, "biz", "FAIL", payflow.Failed},
-	{callRefund, "biz", "REFUND_SUCCESS", payflow.Succeeded},
-	{callRefund, "biz", "REFUND_FAIL", payflow.Failed},
-	{callRefund, "biz", "REFUND_ERROR", payflow.Broken},
-	{callRefund, "biz", "REFUND_IN_PROGRESS", payflow.InProgress},
-	{callRefund, "biz", "FAIL", payflow.Failed},
-	{callPrecreate, "biz", "PRECREATE_SUCCESS", payflow.Succeeded},
-	{callPrecreate, "biz", "PRECREATE_FAIL", payflow.Failed},
-	{callPrecreate, "biz", "FAIL", payflow.Failed},
-	{callQuery, "biz", "FAIL", payflow.Unknown}, // a query that failed says nothing about the order
+	r(callPay, "biz", "PAY_SUCCESS", payflow.Succeeded),
+	r(callPay, "biz", "PAY_FAIL", payflow.Failed), // failed and reversed
+	r(callPay, "biz", "PAY_IN_PROGRESS", payflow.InProgress),
+	r(callPay, "biz", "PAY_FAIL_ERROR", payflow.Broken),           // failed, channel state unknown
+	r(callPay, "biz", "PAY_FAIL_IN_PROGRESS", payflow.InProgress), // failed, reversal under way: ask again
+	r(callPay, "biz", "FAIL", payflow.Failed),                     // refused, no money moved
+	r(callCancel, "biz", "CANCEL_SUCCESS", payflow.Succeeded),
+	r(callCancel, "biz", "CANCEL_ABORT_SUCCESS", payflow.Succeeded),
+	r(callCancel, "biz", "CANCEL_ERROR", payflow.Broken),
+	r(callCancel, "biz", "CANCEL_ABORT_ERROR", payflow.Broken),
+	r(callCancel, "biz", "CANCEL_IN_PROGRESS", payflow.InProgress),
+	r(callCancel, "biz", "FAIL", payflow.Failed),
+	r(callRefund, "biz", "REFUND_SUCCESS", payflow.Succeeded),
+	r(callRefund, "biz", "REFUND_FAIL", payflow.Failed),
+	r(callRefund, "biz", "REFUND_ERROR", payflow.Broken),
+	r(callRefund, "biz", "REFUND_IN_PROGRESS", payflow.InProgress),
+	r(callRefund, "biz", "FAIL", payflow.Failed),
+	r(callPrecreate, "biz", "PRECREATE_SUCCESS", payflow.Succeeded),
+	r(callPrecreate, "biz", "PRECREATE_FAIL", payflow.Failed),
+	r(callPrecreate, "biz", "FAIL", payflow.Failed),
+	r(callQuery, "biz", "FAIL", payflow.Unknown), // a query that failed says nothing about the order
 
 	// order_status, read when a query answers SUCCESS: what happened to the
 	// payment. A refunded order was paid; its refunds are tracked apart.
-	{callQuery, "order", "CREATED", payflow.InProgress},
-	{callQuery, "order", "PAID", payflow.Succeeded},
-	{callQuery, "order", "PAY_CANCELED", payflow.Failed},
-	{callQuery, "order", "PAY_ERROR", payflow.Broken},
-	{callQuery, "order", "REFUNDED", payflow.Succeeded},
-	{callQuery, "order", "PARTIAL_REFUNDED", payflow.Succeeded},
-	{callQuery, "order", "REFUND_ERROR", payflow.Succeeded},
-	{callQuery, "order", "CANCELED", payflow.Failed},
-	{callQuery, "order", "CANCEL_ERROR", payflow.Broken},
+	r(callQuery, "order", "CREATED", payflow.InProgress),
+	r(callQuery, "order", "PAID", payflow.Succeeded),
+	r(callQuery, "order", "PAY_CANCELED", payflow.Failed),
+	r(callQuery, "order", "PAY_ERROR", payflow.Broken),
+	r(callQuery, "order", "REFUNDED", payflow.Succeeded),
+	r(callQuery, "order", "PARTIAL_REFUNDED", payflow.Succeeded),
+	r(callQuery, "order", "REFUND_ERROR", payflow.Succeeded),
+	r(callQuery, "order", "CANCELED", payflow.Failed),
+	r(callQuery, "order", "CANCEL_ERROR", payflow.Broken),
 }
 
-type tableKey struct{ call, field, value string }
-
-var outcomeIndex = func() map[tableKey]payflow.Kind {
-	m := make(map[tableKey]payflow.Kind, len(outcomes))
-	for _, r := range outcomes {
-		m[tableKey{r.call, r.field, r.value}] = r.kind
-	}
-	return m
-}()
+var outcomeIndex = outcomes.Index()
 
 func lookup(call, field, value string) (payflow.Kind, bool) {
-	if value == "" {
-		return 0, false
-	}
-	if k, ok := outcomeIndex[tableKey{call, field, value}]; ok {
-		return k, true
-	}
-	k, ok := outcomeIndex[tableKey{"*", field, value}]
-	return k, ok
+	return outcomeIndex.Lookup(call, field, value)
 }
 
 // classify maps an answer to call into posd's outcome kind. Anything the

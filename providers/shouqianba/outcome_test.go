@@ -128,7 +128,7 @@ func TestOutcomeTable(t *testing.T) {
 				assert.NotEmpty(t, o.Code)
 			})
 		}
-		covered[row{tc.call, tc.field, tc.value, tc.want}] = true
+		covered[row{Call: tc.call, Field: tc.field, Value: tc.value, Kind: tc.want}] = true
 	}
 	assert.Zero(t, fake.BadSignatures)
 	for _, r := range outcomes {

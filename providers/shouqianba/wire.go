@@ -1,11 +1,11 @@
 package shouqianba
 
 import (
-	"bytes"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
+
+	"github.com/tillworks/posd/providers"
 )
 
 // Sign is Shouqianba's transport signature: the MD5 of the request body's
@@ -18,30 +18,10 @@ func Sign(body []byte, key string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// str is a response value. The vendor says every value is a string; str
-// also takes numbers, booleans and null, so that a gateway that changes
-// its mind cannot break the parser.
-type str string
-
-// UnmarshalJSON accepts any JSON scalar.
-func (s *str) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0 || string(b) == "null":
-		*s = ""
-	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = str(v)
-	case b[0] == '{' || b[0] == '[':
-		*s = str(b) // not a scalar: keep it verbatim rather than fail
-	default:
-		*s = str(b)
-	}
-	return nil
-}
+// str is a response value: the vendor says every value is a string;
+// providers.Str also takes numbers, booleans and null, so that a gateway
+// that changes its mind cannot break the parser.
+type str = providers.Str
 
 // envelope is every answer: the communication result and the business
 // answer. Unknown fields are ignored.
