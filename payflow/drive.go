@@ -121,7 +121,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 		d.sending, d.stopPay = false, nil
 		e.mu.Unlock()
 	}()
-	stopTimer := e.cancelAfter(ctx, cancel, p.PayStartedAt.Add(e.cfg.PayTimeout).Sub(e.clock.Now()))
+	stopTimer := e.cancelAfter(ctx, cancel, p.PayStartedAt.Add(e.payWindow(p)).Sub(e.clock.Now()))
 	defer stopTimer()
 
 	prov, noted, _ := e.gateway(p)
@@ -163,6 +163,16 @@ func (e *Engine) aborting(id string) bool {
 	return err == nil && p.AbortRequested
 }
 
+// payWindow is how long payment p's pay may take: pay_timeout, or longer
+// where its gateway holds a pay request open longer (PayHolder).
+func (e *Engine) payWindow(p *Payment) time.Duration {
+	w := e.cfg.PayTimeout
+	if h, ok := e.gws.ByName[p.Gateway].(PayHolder); ok && h.PayHold() > w {
+		w = h.PayHold()
+	}
+	return w
+}
+
 // cancelAfter cancels ctx after d on the engine's clock.
 func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d time.Duration) (stop func()) {
 	done := make(chan struct{})
@@ -181,7 +191,7 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 // may or may not have reached the gateway, so ask before anything else.
 func (e *Engine) resolvePaying(p *Payment) {
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -197,7 +207,7 @@ func (e *Engine) resolvePaying(p *Payment) {
 // deadline passes, then hands it to cancelling. After a restart it queries
 // once before anything else, however late it is.
 func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
-	deadline := p.PayStartedAt.Add(e.cfg.PayTimeout)
+	deadline := p.PayStartedAt.Add(e.payWindow(p))
 	if p.AbortRequested && !recovered {
 		e.stepLogged(p.ID, TrigAbort, Input{Note: "aborted by the cashier while the pay was in flight"})
 		return
@@ -208,7 +218,7 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 	}
 	failpoint.Hit("in-doubt")
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -235,9 +245,12 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 // payment, journals the next attempt after cancel_retry_interval, or gives
 // up into needs_attention.
 func (e *Engine) cancelOnce(p *Payment) {
-	failpoint.Hit("cancel-journaled")
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Cancel(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID})
+	if e.awaitCancelWindow(prov, noted, p) {
+		return
+	}
+	failpoint.Hit("cancel-journaled")
+	o, err := prov.Cancel(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -253,7 +266,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 		// No such order, yet: while the pay window is open a pay on its way
 		// (delayed, or recorded late) may still land and charge. Ask again
 		// when the window ends; only then does "no such order" settle it.
-		if wait := p.PayStartedAt.Add(e.cfg.PayTimeout).Sub(e.clock.Now()); wait > 0 {
+		if wait := p.PayStartedAt.Add(e.payWindow(p)).Sub(e.clock.Now()); wait > 0 {
 			e.log.Info("cancel found no order yet; the pay may still land: cancelling again when pay_timeout ends", "payment", p.ID, "in", wait)
 			e.sleep(wait, nil)
 			return
@@ -280,6 +293,39 @@ func (e *Engine) cancelOnce(p *Payment) {
 		return
 	}
 	e.stepLogged(p.ID, TrigCancelRetry, in)
+}
+
+// awaitCancelWindow holds a cancel its gateway would refuse now
+// (CancelWindower) and reports whether it did: the wait is journaled once,
+// the order is queried meanwhile (paid or closed settles the payment), and
+// the driver comes back when the window opens or the next query is due.
+func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment) bool {
+	cw, ok := prov.(CancelWindower)
+	if !ok {
+		return false
+	}
+	now := e.clock.Now()
+	at := cw.CancelNotBefore(p.PayStartedAt, now)
+	if !at.After(now) {
+		return false
+	}
+	if !p.CancelNotBefore.Equal(at) {
+		e.stepLogged(p.ID, TrigCancelWait, Input{Until: at,
+			Note: "the gateway accepts a cancel from " + at.Format(time.DateTime) + ": waiting, and asking about the order meanwhile"})
+		return true
+	}
+	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
+	if e.ctx.Err() != nil {
+		return true
+	}
+	noted(err)
+	switch t, in := e.judge(p, o, err); t {
+	case TrigSucceeded, TrigFailed:
+		e.stepLogged(p.ID, t, in) // paid meanwhile, or closed unpaid: nothing left to cancel
+		return true
+	}
+	e.sleep(min(e.cfg.PollInterval, at.Sub(now)), nil)
+	return true
 }
 
 // stepLogged applies a driver's trigger. A refusal means someone else (the

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -197,4 +198,78 @@ func TestJournalFromBeforeGateways(t *testing.T) {
 	assert.Equal(t, 1, n)
 	_, _, _, err = h.eng.Refund("pay_old3", payflow.NewRefund{RefundID: "r", Amount: 1})
 	assert.NoError(t, err, "an old paid payment can be refunded through its assigned gateway")
+}
+
+// windowed is a fake gateway with a cancel window and a long pay hold.
+type windowed struct {
+	*fakeGateway
+	notBefore func(created, now time.Time) time.Time
+	hold      time.Duration
+}
+
+func (w windowed) CancelNotBefore(created, now time.Time) time.Time { return w.notBefore(created, now) }
+func (w windowed) PayHold() time.Duration                           { return w.hold }
+
+// TestCancelWindowAndPayHold: a gateway that refuses cancels until some
+// time gets its cancel then, not before, with queries meanwhile and no
+// attempt spent; one that holds pays longer than pay_timeout is not
+// cancelled while it holds the order.
+func TestCancelWindowAndPayHold(t *testing.T) {
+	run := func(t *testing.T, query func(int) (payflow.Outcome, error), notBefore time.Duration, hold time.Duration) (*harness, *fakeGateway, *payflow.Payment, *time.Time) {
+		var cancelAt time.Time
+		var h *harness
+		gw := &fakeGateway{
+			pay: func(payflow.PayRequest) (payflow.Outcome, error) {
+				return payflow.Outcome{Kind: payflow.InProgress}, nil
+			},
+			query: query,
+		}
+		gw.cancel = func(int) (payflow.Outcome, error) {
+			cancelAt = h.clock.Now()
+			return payflow.Outcome{Kind: payflow.Succeeded}, nil
+		}
+		h = newHarness(t, &fakeGateway{})
+		h.extra = map[string]payflow.Provider{"w": windowed{fakeGateway: gw, hold: hold, notBefore: func(created, now time.Time) time.Time {
+			if at := created.Add(notBefore); at.After(now) {
+				return at
+			}
+			return now
+		}}}
+		h.route = func(g *payflow.Gateways) { g.Default = "w" }
+		h.restart()
+		p := h.pay("o1", 100, wechat)
+		p = h.until(p.ID, func(p *payflow.Payment) bool { return p.State.Terminal() })
+		return h, gw, p, &cancelAt
+	}
+	t.Run("cancel refused until 60 s: sent then, queried meanwhile", func(t *testing.T) {
+		_, gw, p, cancelAt := run(t, answer(payflow.InProgress), 60*time.Second, 0)
+		assert.Equal(t, payflow.StateCancelled, p.State)
+		assert.Equal(t, 1, gw.count("cancel"))
+		assert.False(t, cancelAt.Before(p.PayStartedAt.Add(60*time.Second)), "cancelled at %v", cancelAt.Sub(p.PayStartedAt))
+		assert.Equal(t, 1, p.CancelAttempts, "the wait is not an attempt")
+		assert.Contains(t, func() []string {
+			var tr []string
+			for _, e := range p.History {
+				tr = append(tr, e.Trigger)
+			}
+			return tr
+		}(), "cancel_wait", "the wait is in the history")
+		assert.Greater(t, gw.count("query"), 9, "queried while waiting (45 s of polling, then 15 s more)")
+	})
+	t.Run("paid while waiting to cancel: paid, never cancelled", func(t *testing.T) {
+		_, gw, p, _ := run(t, func(n int) (payflow.Outcome, error) {
+			if n > 13 {
+				return payflow.Outcome{Kind: payflow.Succeeded}, nil
+			}
+			return payflow.Outcome{Kind: payflow.InProgress}, nil
+		}, 120*time.Second, 0)
+		assert.Equal(t, payflow.StatePaid, p.State)
+		assert.Zero(t, gw.count("cancel"))
+		assert.Equal(t, []payflow.State{"awaiting_scan", "paying", "in_doubt", "cancelling", "paid"}, states(p), "paid while waiting to cancel")
+	})
+	t.Run("a gateway that holds the pay 80 s is not cancelled before", func(t *testing.T) {
+		_, _, p, cancelAt := run(t, answer(payflow.InProgress), 0, 80*time.Second)
+		assert.Equal(t, payflow.StateCancelled, p.State)
+		assert.False(t, cancelAt.Before(p.PayStartedAt.Add(80*time.Second)), "cancelled at %v", cancelAt.Sub(p.PayStartedAt))
+	})
 }

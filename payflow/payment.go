@@ -13,35 +13,38 @@ import (
 // Payment is one attempt to charge a customer for an order, as journaled
 // and as served to the cash register.
 type Payment struct {
-	ID             string         `json:"id"`
-	OrderID        string         `json:"order_id"`
-	Amount         int64          `json:"amount"` // fen
-	Currency       string         `json:"currency"`
-	Subject        string         `json:"subject,omitempty"`
-	Items          []Item         `json:"items,omitempty"`
-	Operator       string         `json:"operator,omitempty"`
-	TillID         string         `json:"till_id,omitempty"`
-	State          State          `json:"state"`
-	NeedsAttention bool           `json:"needs_attention"`
-	Channel        string         `json:"channel"`
-	AuthCode       string         `json:"-"` // full payment code: in memory only, never journaled or shown
-	AuthCodeMasked string         `json:"auth_code_masked"`
-	Gateway        string         `json:"gateway"`                   // the configured gateway that took it; every later call goes there
-	GatewayAccount string         `json:"gateway_account,omitempty"` // the account used there (terminal sn, merchant id)
-	GatewayOrderNo string         `json:"gateway_order_no"`          // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
-	GatewayTradeNo string         `json:"gateway_trade_no"`
-	ChannelTradeNo string         `json:"channel_trade_no"`
-	RefundedAmount int64          `json:"refunded_amount"`
-	Error          *Error         `json:"error"`
-	CancelAttempts int            `json:"cancel_attempts,omitempty"`
-	Mismatches     int            `json:"mismatches,omitempty"` // answers that named another order or amount
-	AbortRequested bool           `json:"abort_requested,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	PayStartedAt   time.Time      `json:"pay_started_at,omitzero"`
-	PaidAt         time.Time      `json:"paid_at,omitzero"`
-	History        []HistoryEntry `json:"history"`
-	Refunds        []*Refund      `json:"refunds"`
+	ID             string `json:"id"`
+	OrderID        string `json:"order_id"`
+	Amount         int64  `json:"amount"` // fen
+	Currency       string `json:"currency"`
+	Subject        string `json:"subject,omitempty"`
+	Items          []Item `json:"items,omitempty"`
+	Operator       string `json:"operator,omitempty"`
+	TillID         string `json:"till_id,omitempty"`
+	State          State  `json:"state"`
+	NeedsAttention bool   `json:"needs_attention"`
+	Channel        string `json:"channel"`
+	AuthCode       string `json:"-"` // full payment code: in memory only, never journaled or shown
+	AuthCodeMasked string `json:"auth_code_masked"`
+	Gateway        string `json:"gateway"`                   // the configured gateway that took it; every later call goes there
+	GatewayAccount string `json:"gateway_account,omitempty"` // the account used there (terminal sn, merchant id)
+	GatewayOrderNo string `json:"gateway_order_no"`          // posd's order number at the gateway (client_sn, out_trade_no, pos_seq)
+	GatewayTradeNo string `json:"gateway_trade_no"`
+	ChannelTradeNo string `json:"channel_trade_no"`
+	RefundedAmount int64  `json:"refunded_amount"`
+	Error          *Error `json:"error"`
+	CancelAttempts int    `json:"cancel_attempts,omitempty"`
+	Mismatches     int    `json:"mismatches,omitempty"` // answers that named another order or amount
+	AbortRequested bool   `json:"abort_requested,omitempty"`
+	// CancelNotBefore: the gateway accepts this payment's cancel from then
+	// (a cancel window); zero when it never said.
+	CancelNotBefore time.Time      `json:"cancel_not_before,omitzero"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	PayStartedAt    time.Time      `json:"pay_started_at,omitzero"`
+	PaidAt          time.Time      `json:"paid_at,omitzero"`
+	History         []HistoryEntry `json:"history"`
+	Refunds         []*Refund      `json:"refunds"`
 }
 
 // Item is one line of what was sold, for the receipt.

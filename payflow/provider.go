@@ -3,6 +3,7 @@ package payflow
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Provider is a payment gateway as the engine sees it. Each call answers a
@@ -94,6 +95,7 @@ type OrderRef struct {
 	OrderNo        string
 	GatewayTradeNo string // empty when the gateway never answered
 	TillID         string
+	Created        time.Time // when the pay was sent: gateways with cancel windows count from it
 }
 
 // RefundRequest refunds part or all of a paid order. RequestNo is stable
@@ -116,4 +118,40 @@ type RefundRequest struct {
 // safe; anything else: still unknown.
 type RefundQuerier interface {
 	QueryRefund(ctx context.Context, r RefundRequest) (Outcome, error)
+}
+
+// CancelWindower is implemented by providers whose gateway accepts a
+// cancel only at some times (FuFu: not within 15 s of the order's
+// creation, and only from 01:00 to 23:00 its local time). CancelNotBefore
+// returns the earliest instant, at or after now, at which a cancel of an
+// order created at created is accepted. The engine waits for it on its own
+// clock, queries meanwhile (the gateway may settle or revoke the order
+// itself), records the wait in the payment's history, and does not count
+// it as a cancel attempt.
+type CancelWindower interface {
+	CancelNotBefore(created, now time.Time) time.Time
+}
+
+// PayHolder is implemented by providers whose gateway holds a pay request
+// open for longer than posd's pay_timeout (FuFu: up to 80 s, then it
+// revokes the order itself). PayHold is that time: a payment's pay window
+// is then at least that long, so the engine never cancels an order the
+// gateway still holds.
+type PayHolder interface {
+	PayHold() time.Duration
+}
+
+// Closer is implemented by providers that can close an order nobody paid
+// (a precreated one the customer never scanned): Succeeded when closed,
+// NotFound when there is no such order, Failed when it was paid or failed
+// meanwhile and cannot be closed.
+type Closer interface {
+	Close(ctx context.Context, r OrderRef) (Outcome, error)
+}
+
+// Precreator is implemented by providers whose gateway creates an order
+// that the customer pays by scanning a QR code (C scans B). qrCode is the
+// content to show; the order is then followed with Query like a pay.
+type Precreator interface {
+	Precreate(ctx context.Context, r PayRequest) (qrCode string, o Outcome, err error)
 }

@@ -72,6 +72,9 @@ const (
 	// TrigReroute: the pay certainly did not leave (ErrNotSent); it goes to
 	// the fallback gateway instead, journaled before it is sent there.
 	TrigReroute Trigger = "reroute"
+	// TrigCancelWait: the gateway refuses cancels until a time
+	// (CancelWindower); the engine waits for it, querying meanwhile.
+	TrigCancelWait Trigger = "cancel_wait"
 )
 
 // maxMismatches is how many answers about another order (or amount) a
@@ -84,10 +87,11 @@ const maxMismatches = 3
 type Input struct {
 	At      time.Time
 	Outcome Outcome
-	Code    string // payment code, for TrigScan
-	Channel string // wallet hint from the code, for TrigScan
-	Gateway string // the gateway chosen, for TrigScan and TrigReroute
-	Account string // the account used there
+	Code    string    // payment code, for TrigScan
+	Channel string    // wallet hint from the code, for TrigScan
+	Gateway string    // the gateway chosen, for TrigScan and TrigReroute
+	Account string    // the account used there
+	Until   time.Time // for TrigCancelWait: when the gateway accepts a cancel
 	Note    string
 }
 
@@ -137,6 +141,10 @@ var payTransitions = map[State]map[Trigger]transition{
 		TrigCancelRetry: {StateCancelling, onCancelAttempt},
 		TrigGiveUp:      {StateNeedsAttention, onGiveUp},
 		TrigGatewayGone: {StateNeedsAttention, onGatewayGone},
+		TrigCancelWait:  {StateCancelling, func(p *Payment, in Input) { p.CancelNotBefore = in.Until }},
+		// What the queries while waiting to cancel may find.
+		TrigSucceeded: {StatePaid, onPaid},
+		TrigFailed:    {StateCancelled, onGatewayIDs},
 	},
 	StateNeedsAttention: {
 		TrigRetry: {StateCancelling, onRetry},

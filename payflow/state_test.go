@@ -15,7 +15,7 @@ var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCance
 
 var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
 	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry,
-	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute}
+	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute, TrigCancelWait}
 
 // TestPaymentEdges walks every edge of the payment machine and checks what
 // each transition records.
@@ -62,6 +62,12 @@ func TestPaymentEdges(t *testing.T) {
 		{StatePaying, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
 		{StateInDoubt, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
 		{StateCancelling, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
+		{StateCancelling, TrigCancelWait, StateCancelling, func(t *testing.T, p *Payment) {
+			assert.Equal(t, at.Add(time.Hour), p.CancelNotBefore)
+			assert.Equal(t, 1, p.CancelAttempts, "waiting is not an attempt")
+		}},
+		{StateCancelling, TrigSucceeded, StatePaid, func(t *testing.T, p *Payment) { assert.Equal(t, at, p.PaidAt) }},
+		{StateCancelling, TrigFailed, StateCancelled, nil},
 		{StatePaying, TrigConflict, StateNeedsAttention, func(t *testing.T, p *Payment) {
 			assert.True(t, p.NeedsAttention)
 			errCode("order_number_conflict")(t, p)
@@ -102,7 +108,7 @@ func TestPaymentEdges(t *testing.T) {
 			if tc.from == StateInDoubt {
 				p.CancelAttempts = 0
 			}
-			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat", Gateway: "backup", Account: "acct-2"}))
+			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat", Gateway: "backup", Account: "acct-2", Until: at.Add(time.Hour)}))
 			assert.Equal(t, tc.to, p.State)
 			assert.Equal(t, at, p.UpdatedAt)
 			require.Len(t, p.History, 1)
