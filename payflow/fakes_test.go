@@ -12,63 +12,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/fakeclock"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
 // fakeClock is a Clock whose time moves only when the test says.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []waiter
-}
-
-type waiter struct {
-	at time.Time
-	ch chan time.Time
-}
+type fakeClock = fakeclock.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
-}
-
-// Advance moves time on by d and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.fireLocked()
-}
-
-func (c *fakeClock) fireLocked() {
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			keep = append(keep, w)
-		}
-	}
-	c.waiters = keep
+	return fakeclock.New(time.Date(2026, 11, 21, 10, 0, 0, 0, time.Local))
 }
 
 // fakeGateway is a scripted Provider. Each call's answer comes from the

@@ -24,7 +24,8 @@ type Payment struct {
 	State          State  `json:"state"`
 	NeedsAttention bool   `json:"needs_attention"`
 	Channel        string `json:"channel"`
-	AuthCode       string `json:"-"` // full payment code: in memory only, never journaled or shown
+	Funding        string `json:"funding,omitempty"` // credit, pcredit, debit, balance: where the gateway says
+	AuthCode       string `json:"-"`                 // full payment code: in memory only, never journaled or shown
 	AuthCodeMasked string `json:"auth_code_masked"`
 	Gateway        string `json:"gateway"`                   // the configured gateway that took it; every later call goes there
 	GatewayAccount string `json:"gateway_account,omitempty"` // the account used there (terminal sn, merchant id)

@@ -67,6 +67,7 @@ type Outcome struct {
 	GatewayTradeNo string // the gateway's own order (or refund) number
 	ChannelTradeNo string // the wallet's trade number
 	Channel        string // wallet: alipay, wechat, unionpay, ecny
+	Funding        string // how the customer paid, where the gateway says: credit, pcredit, debit, balance
 	Raw            []byte
 
 	// What the answer says it is about, for the engine to hold against

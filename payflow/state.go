@@ -252,6 +252,9 @@ func onGatewayIDs(p *Payment, in Input) {
 	if o.Channel != "" {
 		p.Channel = o.Channel
 	}
+	if o.Funding != "" {
+		p.Funding = o.Funding
+	}
 }
 
 func onGatewayError(p *Payment, in Input) {

@@ -11,6 +11,7 @@ import (
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/providers/fufu"
 	"github.com/tillworks/posd/providers/shouqianba"
 )
 
@@ -18,6 +19,7 @@ import (
 // package and one line here.
 var gatewayTypes = map[string]providers.Type{
 	"demo":       demo.Type,
+	"fufu":       fufu.Type,
 	"shouqianba": shouqianba.Type,
 }
 

@@ -104,7 +104,7 @@ func TestConfigCheckGateways(t *testing.T) {
 	code, _, errs = cli("config", "check", "--config", write("bad.toml", "till_id = \"t\"\n[provider]\nname = \"paypal\"\n"))
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "provider.name")
-	assert.Contains(t, errs, "demo, shouqianba")
+	assert.Contains(t, errs, "demo, fufu, shouqianba")
 	code, _, errs = cli("config", "check", "--config", write("bad2.toml", "till_id = \"t\"\n[gateways.p]\ntype = \"paypal\"\n"))
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "gateways.p.type")
