@@ -47,6 +47,14 @@ func (s GatewaySection) Decode(v any) error {
 	return nil
 }
 
+// Defined reports whether the section writes key (relative to it).
+func (s GatewaySection) Defined(key string) bool {
+	if s.md == nil {
+		return false
+	}
+	return s.md.IsDefined(append(strings.Split(s.Key, "."), key)...)
+}
+
 // Routes are the [routing] rules: which gateway takes a new payment.
 type Routes struct {
 	Default  string

@@ -26,19 +26,25 @@ import (
 // DefaultBaseURL is the production gateway the document names (plain HTTP).
 const DefaultBaseURL = "http://www.jnfbg.cn/gateway/pay"
 
+// cancelMargin is added to FuFu's 15 s before a cancel: see CancelNotBefore.
+const cancelMargin = 5 * time.Second
+
 // PayHold is how long FuFu holds a B-scans-C pay open before it revokes
 // the order itself (document 2.1: 80 s).
 const PayHold = 80 * time.Second
 
 // Options configure a Client.
 type Options struct {
-	BaseURL     string // the path prefix is part of it: calls go to <BaseURL>/<op>
-	BusiID      string // 商户编号
-	Key         string // the merchant key; never logged
-	StoreID     string
-	FeeType     string // CNY
-	TimeZone    string // the gateway's local time: Asia/Shanghai (or +08:00)
-	TillID      string // operator and terminal when a payment names none
+	BaseURL  string // the path prefix is part of it: calls go to <BaseURL>/<op>
+	BusiID   string // 商户编号
+	Key      string // the merchant key; never logged
+	StoreID  string
+	FeeType  string // CNY
+	TimeZone string // the gateway's local time: Asia/Shanghai (or +08:00)
+	TillID   string // operator and terminal when a payment names none
+	// Hold is how long the gateway holds a pay before revoking it itself;
+	// zero: PayHold, the document's 80 s.
+	Hold        time.Duration
 	PayTimeout  time.Duration
 	CallTimeout time.Duration
 	HTTP        *http.Client
@@ -65,8 +71,11 @@ func New(opt Options) (*Client, error) {
 	if opt.TimeZone == "" {
 		opt.TimeZone = "Asia/Shanghai"
 	}
+	if opt.Hold <= 0 {
+		opt.Hold = PayHold
+	}
 	if opt.PayTimeout <= 0 {
-		opt.PayTimeout = PayHold + 5*time.Second
+		opt.PayTimeout = opt.Hold + 5*time.Second
 	}
 	if opt.CallTimeout <= 0 {
 		opt.CallTimeout = 10 * time.Second
@@ -124,15 +133,18 @@ func Location(tz string) (*time.Location, error) {
 // Account names the merchant the client charges for.
 func (c *Client) Account() string { return c.opt.BusiID }
 
-// PayHold is FuFu's: a pay is held 80 s before the gateway revokes it.
-func (c *Client) PayHold() time.Duration { return PayHold }
+// PayHold is FuFu's: a pay is held 80 s (or the configured pay_hold)
+// before the gateway revokes it.
+func (c *Client) PayHold() time.Duration { return c.opt.Hold }
 
 // CancelNotBefore is FuFu's cancel window (document 2.6): not within 15 s
 // of the order's creation, and only from 01:00 to 23:00 the gateway's
-// local time.
+// local time. posd counts from when it sent the pay, which is before the
+// gateway created the order, and its clock is not the gateway's: it waits
+// cancelMargin more, since a cancel refused as too early costs an attempt.
 func (c *Client) CancelNotBefore(created, now time.Time) time.Time {
 	at := now
-	if early := created.Add(15 * time.Second); early.After(at) {
+	if early := created.Add(15*time.Second + cancelMargin); early.After(at) {
 		at = early
 	}
 	local := at.In(c.loc)

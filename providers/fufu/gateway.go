@@ -20,6 +20,7 @@ type Config struct {
 	StoreID           string          `toml:"store_id"`
 	FeeType           string          `toml:"fee_type"`
 	TimeZone          string          `toml:"time_zone"`
+	PayHold           config.Duration `toml:"pay_hold"` // how long the gateway holds a pay before revoking it (the document: 80 s)
 	PayRequestTimeout config.Duration `toml:"pay_request_timeout"`
 	CallTimeout       config.Duration `toml:"call_timeout"`
 }
@@ -28,7 +29,7 @@ type Config struct {
 var Type = providers.Type{Check: check, Open: open, Show: show}
 
 func decodeConfig(sec config.GatewaySection) (Config, error) {
-	c := Config{BaseURL: DefaultBaseURL, FeeType: "CNY", TimeZone: "Asia/Shanghai",
+	c := Config{BaseURL: DefaultBaseURL, FeeType: "CNY", TimeZone: "Asia/Shanghai", PayHold: config.Duration{Duration: PayHold},
 		PayRequestTimeout: config.Duration{Duration: PayHold + 5*time.Second}, CallTimeout: config.Duration{Duration: 10 * time.Second}}
 	if err := sec.Decode(&c); err != nil {
 		return c, err
@@ -52,8 +53,14 @@ func decodeConfig(sec config.GatewaySection) (Config, error) {
 	if _, err := Location(c.TimeZone); err != nil {
 		return c, bad("time_zone", "%v", err)
 	}
-	if d := c.PayRequestTimeout.Duration; d < PayHold || d > 5*time.Minute {
-		return c, bad("pay_request_timeout", "must be between %v (the gateway holds a pay that long) and 5m, got %v", PayHold, d)
+	if d := c.PayHold.Duration; d < time.Second || d > 5*time.Minute {
+		return c, bad("pay_hold", "must be between 1s and 5m, got %v", d)
+	}
+	if !sec.Defined("pay_request_timeout") {
+		c.PayRequestTimeout.Duration = c.PayHold.Duration + 5*time.Second
+	}
+	if d := c.PayRequestTimeout.Duration; d < c.PayHold.Duration || d > 5*time.Minute {
+		return c, bad("pay_request_timeout", "must be between pay_hold (%v: the gateway holds a pay that long) and 5m, got %v", c.PayHold.Duration, d)
 	}
 	if d := c.CallTimeout.Duration; d < time.Second || d > 2*time.Minute {
 		return c, bad("call_timeout", "must be between 1s and 2m, got %v", d)
@@ -72,7 +79,7 @@ func open(ctx context.Context, sec config.GatewaySection, env providers.Env) (pa
 		return nil, err
 	}
 	return New(Options{BaseURL: c.BaseURL, BusiID: c.BusiID, Key: c.Key, StoreID: c.StoreID, FeeType: c.FeeType,
-		TimeZone: c.TimeZone, TillID: env.TillID, PayTimeout: c.PayRequestTimeout.Duration, CallTimeout: c.CallTimeout.Duration,
+		TimeZone: c.TimeZone, TillID: env.TillID, Hold: c.PayHold.Duration, PayTimeout: c.PayRequestTimeout.Duration, CallTimeout: c.CallTimeout.Duration,
 		Logger: env.Log})
 }
 

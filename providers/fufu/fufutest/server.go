@@ -67,6 +67,12 @@ type Server struct {
 	// Now is the gateway's clock (default time.Now): the cancel window
 	// and the 80 s hold are counted on it.
 	Now func() time.Time
+	// Zone is the gateway's local time for the cancel window (default
+	// Beijing time).
+	Zone *time.Location
+	// Hold is how long a pay is held before the gateway revokes it
+	// (default 80 s, the document's).
+	Hold time.Duration
 
 	mu            sync.Mutex
 	orders        map[string]*Order
@@ -80,7 +86,8 @@ type Server struct {
 
 // New returns a fake gateway for one merchant.
 func New(busiID, key string) *Server {
-	return &Server{BusiID: busiID, Key: key, Now: time.Now, orders: map[string]*Order{}, plans: map[string]Plan{}}
+	return &Server{BusiID: busiID, Key: key, Now: time.Now, Zone: time.FixedZone("CST", 8*3600), Hold: 80 * time.Second,
+		orders: map[string]*Order{}, plans: map[string]Plan{}}
 }
 
 // Ops returns every operation asked of the gateway, in order.
@@ -220,7 +227,7 @@ func (s *Server) data(o *Order) m {
 
 // revokeHeld revokes a pay the gateway held past 80 s (document 2.1).
 func (s *Server) revokeHeld(o *Order) {
-	if o.State == Unpaid && o.AuthCode != "" && !s.plans[o.AuthCode].Hold && s.Now().Sub(o.Created) >= 80*time.Second {
+	if o.State == Unpaid && o.AuthCode != "" && !s.plans[o.AuthCode].Hold && s.Now().Sub(o.Created) >= s.Hold {
 		o.State = Revoked
 	}
 }
@@ -297,7 +304,7 @@ func (s *Server) query(w http.ResponseWriter, o *Order) {
 func (s *Server) cancel(w http.ResponseWriter, o *Order) {
 	now := s.Now()
 	o.CancelTimes = append(o.CancelTimes, now)
-	local := now.In(time.FixedZone("CST", 8*3600))
+	local := now.In(s.Zone)
 	switch {
 	case now.Sub(o.Created) < 15*time.Second:
 		reply(w, fail("ILLEGAL_PARAMETER")) // too early: the document names no code of its own
