@@ -272,7 +272,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 			return
 		}
 	}
-	if err == nil && (o.Kind == Succeeded || o.Kind == NotFound) {
+	if err == nil && cancelSettles[o.Kind] {
 		in := Input{Outcome: o}
 		if o.Kind == NotFound {
 			in.Note = "the gateway has no such order: nothing to cancel"
@@ -497,17 +497,14 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			retry := (r.Attempts > 1 || recovered) && !absent
 			absent = false
 			t, in := e.judgeRefund(p, r, o, err)
-			switch {
-			case t == TrigNotFound && !retry:
-				t = TrigFailed // the gateway has no such order to refund
-			case (t == TrigFailed || t == TrigNotFound) && retry:
-				// "Invalid order state" and the like after an attempt that
-				// may have refunded: that attempt is why. Unknown, not failed.
-				t, in.Note = TrigUncertain, "refused on a retry; an earlier attempt may have refunded: "+orUnknown(o.Message)
-			case err != nil && errors.Is(err, ErrNotSent) && !retry:
-				// A refund that never left fails, but only on its first
-				// try: a retry's earlier attempts may have reached the gateway.
+			if err != nil && errors.Is(err, ErrNotSent) {
 				t = TrigNotSent
+			}
+			if next := refundAnswer(t, retry); next != t {
+				if next == TrigUncertain && t != TrigNotSent {
+					in.Note = "refused on a retry; an earlier attempt may have refunded: " + orUnknown(o.Message)
+				}
+				t = next
 			}
 			e.stepRefund(paymentID, refundID, t, in)
 		}

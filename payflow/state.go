@@ -373,6 +373,39 @@ var refundTransitions = map[RefundState]map[Trigger]refundTransition{
 	},
 }
 
+// Per-call rules: what one gateway call's answer means beyond the
+// trigger outcomeTrigger maps it to. They live here, beside the machines
+// they feed, so that every rule about outcomes is in this file.
+
+// cancelSettles lists the cancel answers that settle a payment as
+// cancelled: done, or no such order (nothing to cancel; the engine takes
+// that one only once the pay window has ended: a pay may still land).
+var cancelSettles = map[Kind]bool{Succeeded: true, NotFound: true}
+
+// refundRules turns a refund answer's trigger into the one the refund
+// machine takes, on a first try and on a retry (any attempt after one that
+// may have reached the gateway): a first try that never left, or that the
+// gateway refused, or whose order it does not know, failed; on a retry
+// the same answers are in doubt, since the earlier attempt may have
+// refunded (and is why the order is now "in an invalid state").
+var refundRules = map[Trigger][2]Trigger{ // [first try, retry]
+	TrigNotFound: {TrigFailed, TrigUncertain},
+	TrigFailed:   {TrigFailed, TrigUncertain},
+	TrigNotSent:  {TrigNotSent, TrigUncertain},
+}
+
+// refundAnswer applies refundRules to trigger t.
+func refundAnswer(t Trigger, retry bool) Trigger {
+	r, ok := refundRules[t]
+	if !ok {
+		return t
+	}
+	if retry {
+		return r[1]
+	}
+	return r[0]
+}
+
 // StepRefund applies trigger t to refund r of payment p, keeping p's
 // refunded amount in step. Like Step it does no I/O.
 func StepRefund(p *Payment, r *Refund, t Trigger, in Input) error {

@@ -258,3 +258,26 @@ func TestMaskCode(t *testing.T) {
 		assert.Equal(t, want, MaskCode(code), code)
 	}
 }
+
+// TestCallRules walks the per-call outcome rules.
+func TestCallRules(t *testing.T) {
+	for _, tc := range []struct {
+		in          Trigger
+		first, next Trigger
+	}{
+		{TrigNotFound, TrigFailed, TrigUncertain},
+		{TrigFailed, TrigFailed, TrigUncertain},
+		{TrigNotSent, TrigNotSent, TrigUncertain},
+		{TrigSucceeded, TrigSucceeded, TrigSucceeded},
+		{TrigUncertain, TrigUncertain, TrigUncertain},
+		{TrigBroken, TrigBroken, TrigBroken},
+		{TrigConflict, TrigConflict, TrigConflict},
+		{TrigMismatch, TrigMismatch, TrigMismatch},
+	} {
+		assert.Equal(t, tc.first, refundAnswer(tc.in, false), "first try, %s", tc.in)
+		assert.Equal(t, tc.next, refundAnswer(tc.in, true), "retry, %s", tc.in)
+	}
+	for k := Unknown; k <= Conflict; k++ {
+		assert.Equal(t, k == Succeeded || k == NotFound, cancelSettles[k], "cancel answered %s", k)
+	}
+}
