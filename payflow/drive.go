@@ -128,7 +128,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	failpoint.Hit("pay-journaled")
 	o, err := prov.Pay(ctx, PayRequest{
 		OrderNo: p.GatewayOrderNo, OrderID: p.OrderID, Amount: p.Amount, Currency: p.Currency,
-		AuthCode: code, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
+		AuthCode: code, Channel: p.Channel, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
 	})
 	failpoint.Hit("pay-answered")
 	noted(err)

@@ -86,6 +86,7 @@ type PayRequest struct {
 	Amount   int64  // fen
 	Currency string
 	AuthCode string
+	Channel  string // the wallet the code's shape tells (wechat, alipay, ...), or "unknown"
 	Subject  string
 	Operator string
 	TillID   string

@@ -244,7 +244,7 @@ func subject(s, orderID string) string {
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
 	env, raw, err := c.call(ctx, callPay, orderBody{
 		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: clip(r.TillID, 32), StoreID: c.opt.StoreID,
-		TotalFee: r.Amount, ChannelType: 0, AuthCode: r.AuthCode, OutTradeNo: r.OrderNo,
+		TotalFee: r.Amount, ChannelType: channelTypes[r.Channel], AuthCode: r.AuthCode, OutTradeNo: r.OrderNo,
 		PaySubject: subject(r.Subject, r.OrderID), FeeType: c.opt.FeeType, TimeZone: c.opt.TimeZone,
 	}, c.opt.PayTimeout)
 	if err != nil {
@@ -345,6 +345,10 @@ func (c *Client) Precreate(ctx context.Context, r payflow.PayRequest) (string, p
 	}
 	return string(env.Data.QRCode), o, nil
 }
+
+// channelTypes are the channel_type posd sends for a code's wallet (3.2):
+// Alipay 1, WeChat 2; anything else 0, the gateway telling it itself.
+var channelTypes = map[string]int{"alipay": 1, "wechat": 2}
 
 func orDefault(s, d string) string {
 	if s == "" {

@@ -98,6 +98,7 @@ func TestPayFlows(t *testing.T) {
 		assert.Equal(t, busiID, p.GatewayAccount)
 		o, _ := f.fake.Order(p.GatewayOrderNo)
 		assert.Equal(t, o.TradeNo, p.GatewayTradeNo)
+		assert.Equal(t, "2", o.ChannelType, "a WeChat code is sent as channel 2")
 		assert.Zero(t, f.fake.Bad())
 	})
 	t.Run("numbers as strings", func(t *testing.T) {

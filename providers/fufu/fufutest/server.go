@@ -59,6 +59,7 @@ type Order struct {
 	CancelTimes                   []time.Time // when each cancel was accepted or refused, by the gateway's clock
 	Refunds                       map[string]int64
 	QRCode                        string
+	ChannelType                   string // as the pay sent it
 }
 
 // Server is the fake gateway. Use it as an http.Handler.
@@ -242,6 +243,9 @@ func (s *Server) order(w http.ResponseWriter, get func(string) string) {
 	case err != nil || amount < 1:
 		reply(w, refused("AMT_ERROR"))
 		return
+	case get("channel_type") != "0" && get("channel_type") != "1" && get("channel_type") != "2":
+		reply(w, refused("ILLEGAL_PARAMETER"))
+		return
 	}
 	if o, dup := s.orders[no]; dup {
 		o.PayCalls++
@@ -250,7 +254,7 @@ func (s *Server) order(w http.ResponseWriter, get func(string) string) {
 	}
 	s.seq++
 	o := &Order{OutTradeNo: no, TradeNo: fmt.Sprintf("2026112110%010d", s.seq), AuthCode: get("auth_code"), Amount: amount,
-		Created: s.Now(), PayCalls: 1, Refunds: map[string]int64{}}
+		Created: s.Now(), PayCalls: 1, Refunds: map[string]int64{}, ChannelType: get("channel_type")}
 	s.orders[no] = o
 	plan := s.plans[o.AuthCode]
 	switch plan.Pay {
