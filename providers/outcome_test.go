@@ -66,3 +66,15 @@ func TestPostJSON(t *testing.T) {
 		assert.Equal(t, b, string(raw))
 	}
 }
+
+func TestTextHelpers(t *testing.T) {
+	assert.Equal(t, "订单", providers.Clip("订单号", 7), "cut on a rune boundary")
+	assert.Equal(t, "abc", providers.Clip("abc", 5))
+	assert.Equal(t, "订单 A1", providers.Subject("", "A1", 64))
+	assert.Equal(t, "咖", providers.Subject("咖啡", "A1", 4))
+	for v, want := range map[providers.Str]bool{"250": true, "": true, "0": false, "-1": false, "2.5": false, "x": false} {
+		_, why, ok := providers.Amount("total_fee", v)
+		assert.Equal(t, want, ok, v)
+		assert.Equal(t, !want, why != "", v)
+	}
+}

@@ -205,13 +205,10 @@ func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
 	o.Channel = channels[string(d.ChannelType)]
 	o.Funding = string(d.Credit)
 	o.OrderNo = string(d.OutTradeNo)
-	if d.TotalFee != "" {
-		n, err := strconv.ParseInt(string(d.TotalFee), 10, 64)
-		if err != nil || n < 1 {
-			o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("total_fee %q is not an amount in fen", string(d.TotalFee))
-		} else {
-			o.Amount = n
-		}
+	if n, why, ok := providers.Amount("total_fee", d.TotalFee); ok {
+		o.Amount = n
+	} else {
+		o.Kind, o.Message = payflow.Unknown, why
 	}
 	return o
 }
@@ -220,32 +217,15 @@ func (c *Client) operator(op string) string {
 	if op == "" {
 		op = c.opt.TillID
 	}
-	return clip(op, 32)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
-
-func subject(s, orderID string) string {
-	if s == "" {
-		s = "订单 " + orderID
-	}
-	return clip(s, 100)
+	return providers.Clip(op, 32)
 }
 
 // Pay charges the scanned code (/order, held up to 80 s by the gateway).
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
 	env, raw, err := c.call(ctx, callPay, orderBody{
-		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: clip(r.TillID, 32), StoreID: c.opt.StoreID,
+		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: providers.Clip(r.TillID, 32), StoreID: c.opt.StoreID,
 		TotalFee: r.Amount, ChannelType: channelTypes[r.Channel], AuthCode: r.AuthCode, OutTradeNo: r.OrderNo,
-		PaySubject: subject(r.Subject, r.OrderID), FeeType: c.opt.FeeType, TimeZone: c.opt.TimeZone,
+		PaySubject: providers.Subject(r.Subject, r.OrderID, 100), FeeType: c.opt.FeeType, TimeZone: c.opt.TimeZone,
 	}, c.opt.PayTimeout)
 	if err != nil {
 		return payflow.Outcome{Raw: raw}, err
@@ -254,7 +234,7 @@ func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome
 }
 
 func (c *Client) ref(r payflow.OrderRef) refOrderBody {
-	return refOrderBody{BusiID: c.opt.BusiID, OperatorID: c.operator(""), TerminalID: clip(r.TillID, 32),
+	return refOrderBody{BusiID: c.opt.BusiID, OperatorID: c.operator(""), TerminalID: providers.Clip(r.TillID, 32),
 		OutTradeNo: r.OrderNo, TradeNo: r.GatewayTradeNo, TimeZone: c.opt.TimeZone}
 }
 
@@ -289,8 +269,8 @@ func (c *Client) simple(ctx context.Context, call string, body any) (payflow.Out
 // out_refund_no.
 func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
 	env, raw, err := c.call(ctx, callRefund, refundBody{
-		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: clip(r.TillID, 32), RefundFee: r.Amount,
-		RefundSubject: clip(orDefault(r.Reason, "退款"), 100), OutTradeNo: r.OrderNo, TradeNo: r.GatewayTradeNo,
+		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: providers.Clip(r.TillID, 32), RefundFee: r.Amount,
+		RefundSubject: providers.Clip(orDefault(r.Reason, "退款"), 100), OutTradeNo: r.OrderNo, TradeNo: r.GatewayTradeNo,
 		OutRefundNo: r.RequestNo, FeeType: c.opt.FeeType, TimeZone: c.opt.TimeZone,
 	}, c.opt.CallTimeout)
 	if err != nil {
@@ -310,7 +290,7 @@ func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.O
 // QueryRefund asks what became of refund r.RequestNo (/refundQuery, whose
 // out_trade_no is the refund's number).
 func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
-	b := refOrderBody{BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: clip(r.TillID, 32), OutTradeNo: r.RequestNo, TimeZone: c.opt.TimeZone}
+	b := refOrderBody{BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), TerminalID: providers.Clip(r.TillID, 32), OutTradeNo: r.RequestNo, TimeZone: c.opt.TimeZone}
 	env, raw, err := c.call(ctx, callRefundQuery, b, c.opt.CallTimeout)
 	if err != nil {
 		return payflow.Outcome{Raw: raw}, err
@@ -334,7 +314,7 @@ func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payf
 func (c *Client) Precreate(ctx context.Context, r payflow.PayRequest) (string, payflow.Outcome, error) {
 	env, raw, err := c.call(ctx, callPreOrder, preOrderBody{
 		BusiID: c.opt.BusiID, OperatorID: c.operator(r.Operator), StoreID: c.opt.StoreID, TotalFee: r.Amount,
-		OutTradeNo: r.OrderNo, PaySubject: subject(r.Subject, r.OrderID), FeeType: c.opt.FeeType, TradeType: "QRCODE", TimeZone: c.opt.TimeZone,
+		OutTradeNo: r.OrderNo, PaySubject: providers.Subject(r.Subject, r.OrderID, 100), FeeType: c.opt.FeeType, TradeType: "QRCODE", TimeZone: c.opt.TimeZone,
 	}, c.opt.CallTimeout)
 	if err != nil {
 		return "", payflow.Outcome{Raw: raw}, err

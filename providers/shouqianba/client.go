@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -202,14 +201,10 @@ func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
 		o.Channel = Channel(string(d.Payway))
 		// What the answer says it is about, for the engine to check.
 		o.OrderNo = string(d.ClientSN)
-		if d.TotalAmount != "" {
-			n, err := strconv.ParseInt(string(d.TotalAmount), 10, 64)
-			if err != nil || n < 1 {
-				// An amount that is not one cannot confirm anything.
-				o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("total_amount %q is not an amount in fen", string(d.TotalAmount))
-			} else {
-				o.Amount = n
-			}
+		if n, why, ok := providers.Amount("total_amount", d.TotalAmount); ok {
+			o.Amount = n
+		} else {
+			o.Kind, o.Message = payflow.Unknown, why
 		}
 	}
 	return o
@@ -219,32 +214,14 @@ func (c *Client) operator(op string) string {
 	if op == "" {
 		op = c.opt.TillID
 	}
-	return clip(op, 32)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary.
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
-
-func subject(s, orderID string) string {
-	if s == "" {
-		s = "订单 " + orderID
-	}
-	return clip(s, 64)
+	return providers.Clip(op, 32)
 }
 
 // Pay charges the customer's code (B scans C).
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
 	o, _, err := c.call(ctx, callPay, "/upay/v2/pay", func(sn string) any {
 		return payBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), DynamicID: r.AuthCode,
-			Subject: subject(r.Subject, r.OrderID), Operator: c.operator(r.Operator), DeviceID: clip(c.opt.DeviceID, 32)}
+			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.opt.DeviceID, 32)}
 	}, c.opt.PayTimeout)
 	return o, err
 }
@@ -306,7 +283,7 @@ type PrecreateRequest struct {
 func (c *Client) Precreate(ctx context.Context, r PrecreateRequest) (qrCode string, o payflow.Outcome, err error) {
 	o, env, err := c.call(ctx, callPrecreate, "/upay/v2/precreate", func(sn string) any {
 		return precreateBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), Payway: r.Payway,
-			Subject: subject(r.Subject, r.OrderID), Operator: c.operator(r.Operator), DeviceID: clip(c.opt.DeviceID, 32)}
+			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.opt.DeviceID, 32)}
 	}, c.opt.CallTimeout)
 	if err == nil && o.Kind == payflow.Succeeded && env.BizResponse != nil && env.BizResponse.Data != nil {
 		qrCode = string(env.BizResponse.Data.QRCode)
@@ -392,7 +369,7 @@ func (c *Client) checkin(ctx context.Context, today string) {
 
 // checkin asks for a new key, signed with t's current key.
 func checkin(ctx context.Context, hc *http.Client, base string, t Terminal, deviceID string, timeout time.Duration) (string, error) {
-	env, _, err := post(ctx, hc, base+"/terminal/checkin", t.SN, t.Key, checkinBody{TerminalSN: t.SN, DeviceID: clip(deviceID, 32)}, timeout)
+	env, _, err := post(ctx, hc, base+"/terminal/checkin", t.SN, t.Key, checkinBody{TerminalSN: t.SN, DeviceID: providers.Clip(deviceID, 32)}, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -445,7 +422,7 @@ func Activate(ctx context.Context, hc *http.Client, a Activation, f TerminalFile
 		base = DefaultBaseURL
 	}
 	env, _, err := post(ctx, hc, base+"/terminal/activate", a.VendorSN, a.VendorKey,
-		activateBody{AppID: a.AppID, Code: a.Code, DeviceID: clip(a.DeviceID, 32)}, 30*time.Second)
+		activateBody{AppID: a.AppID, Code: a.Code, DeviceID: providers.Clip(a.DeviceID, 32)}, 30*time.Second)
 	if err != nil {
 		return Terminal{}, fmt.Errorf("shouqianba: activation: %w", err)
 	}
