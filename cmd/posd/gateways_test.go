@@ -13,22 +13,25 @@ import (
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/demo"
+	"github.com/tillworks/posd/providers/fufu/fufutest"
 )
 
-// TestTwoGateways runs the daemon with two gateways: payments are routed
-// by wallet and each journals its gateway; then the configuration loses
-// one, and its payments are never sent to the other: an open one needs
-// attention naming it, a refund of a paid one is a 409.
+// TestTwoGateways runs the daemon with two gateways, demo and FuFu:
+// payments are routed by wallet and each journals its gateway; then the
+// configuration loses FuFu, and its payments are never sent to the other:
+// an open one needs attention naming it, a refund of a paid one is a 409.
 func TestTwoGateways(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon")
 	}
 	ga, _ := demo.NewGateway("", 0)
-	gb, _ := demo.NewGateway("", 0)
+	gb := fufutest.New("581010199011345", "0123456789abcdef0123456789abcdef")
+	gb.SetPlan("284567890123450003", fufutest.Plan{Pay: "in_progress", Hold: true})
 	sa, sb := httptest.NewServer(ga), httptest.NewServer(gb)
 	t.Cleanup(sa.Close)
 	t.Cleanup(sb.Close)
-	both := fmt.Sprintf("[gateways.a]\ntype = \"demo\"\ngateway_url = %q\n[gateways.b]\ntype = \"demo\"\ngateway_url = %q\n[routing]\ndefault = \"a\"\nalipay = \"b\"\n", sa.URL, sb.URL)
+	both := fmt.Sprintf("[gateways.a]\ntype = \"demo\"\ngateway_url = %q\n[gateways.b]\ntype = \"fufu\"\nbase_url = %q\nbusi_id = \"581010199011345\"\nkey = \"0123456789abcdef0123456789abcdef\"\n[routing]\ndefault = \"a\"\nalipay = \"b\"\n",
+		sa.URL, sb.URL+"/gateway/pay")
 	e := newCrashEnvWith(t, both)
 	e.gateway = ga
 	d := e.start("")
@@ -58,7 +61,7 @@ func TestTwoGateways(t *testing.T) {
 	cfg, err := os.ReadFile(e.config)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(e.config, []byte(strings.Replace(string(cfg), both, fmt.Sprintf("[gateways.a]\ntype = \"demo\"\ngateway_url = %q\n", sa.URL), 1)), 0o600))
-	before := gb.Orders()
+	before := len(gb.Ops())
 	d = e.start("")
 	p := d.settled("A2")
 	assert.Equal(t, payflow.StateNeedsAttention, p.State)
@@ -73,7 +76,7 @@ func TestTwoGateways(t *testing.T) {
 	assert.Equal(t, int64(100), d.settled("W1").RefundedAmount)
 	_, atA := ga.Order(open.GatewayOrderNo)
 	assert.False(t, atA, "never asked of the other gateway")
-	assert.Equal(t, before, gb.Orders(), "nothing more sent to b")
+	assert.Equal(t, before, len(gb.Ops()), "nothing more sent to b")
 }
 
 // TestConfigCheckGateways: config check names the gateways, suggests the
