@@ -83,6 +83,19 @@ type Server struct {
 	ops           []string // every operation, in order
 
 	refundsDropped int
+	canned         map[string]string
+}
+
+// Can makes the gateway answer body, verbatim, to every correctly signed
+// request for op: for driving a client through answers the simulation
+// does not produce by itself.
+func (s *Server) Can(op, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.canned == nil {
+		s.canned = map[string]string{}
+	}
+	s.canned[op] = body
 }
 
 // New returns a fake gateway for one merchant.
@@ -191,6 +204,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if body, ok := s.canned[op]; ok {
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		io.WriteString(w, body)
+		return
+	}
 	switch op {
 	case "order":
 		s.order(w, get)
