@@ -465,7 +465,7 @@ func TestRecovery(t *testing.T) {
 		p := journal(t, h, "o1", payflow.StatePaying)
 		h.gw = &fakeGateway{query: answer(payflow.NotFound), cancel: answer(payflow.NotFound)}
 		h.restart()
-		p = h.untilState(p.ID, payflow.StateCancelled)
+		h.untilState(p.ID, payflow.StateCancelled)
 		assert.Zero(t, h.gw.count("pay"))
 		assert.Equal(t, 1, h.gw.count("cancel"))
 		assert.Greater(t, h.gw.count("query"), 1)

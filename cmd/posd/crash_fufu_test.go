@@ -66,11 +66,10 @@ func TestCrashRecoveryFuFu(t *testing.T) {
 				e.crashAt(tc.failpoint, order, code, tc.refund)
 			}
 			if tc.reconfig {
-				other := httptest.NewServer(fake) // a second gateway, made the default; the payment's stays ff
-				t.Cleanup(other.Close)
+				// A second gateway, made the default; the payment's stays ff.
 				cfg, err := os.ReadFile(e.config)
 				require.NoError(t, err)
-				cfg = append(cfg, fmt.Sprintf("[gateways.demo]\ntype = \"demo\"\n[routing]\ndefault = \"demo\"\n")...)
+				cfg = append(cfg, "[gateways.demo]\ntype = \"demo\"\n[routing]\ndefault = \"demo\"\n"...)
 				require.NoError(t, os.WriteFile(e.config, cfg, 0o600))
 			}
 			d := e.start("")
