@@ -231,7 +231,7 @@ func (d *daemon) request(method, path string, body any, out any) int {
 	require.NoError(d.t, err)
 	req.Header.Set("Authorization", "Bearer "+crashToken)
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(d.t, err)
+	require.NoError(d.t, err, "posd's log:\n%s", d.output())
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil {
