@@ -114,6 +114,14 @@ func (e *Engine) pay(p *Payment, d *driver) {
 		e.mu.Unlock()
 		return // aborted before it was sent, or shutting down: the driver re-reads the journal
 	}
+	if p.AbortRequested {
+		// Journaled while a pay that never left was being rerouted: it
+		// does not leave now either.
+		delete(e.codes, p.ID)
+		e.mu.Unlock()
+		e.stepLogged(p.ID, TrigAbort, Input{Note: "aborted by the cashier before the pay request was sent"})
+		return
+	}
 	d.sending, d.stopPay = true, cancel
 	e.mu.Unlock()
 	defer func() {

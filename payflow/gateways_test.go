@@ -273,3 +273,26 @@ func TestCancelWindowAndPayHold(t *testing.T) {
 		assert.False(t, cancelAt.Before(p.PayStartedAt.Add(80*time.Second)), "cancelled at %v", cancelAt.Sub(p.PayStartedAt))
 	})
 }
+
+// TestAbortDuringReroute: an abort journaled while a pay that never left
+// is being rerouted keeps it from leaving for the fallback too.
+func TestAbortDuringReroute(t *testing.T) {
+	backup := &fakeGateway{}
+	var h *harness
+	aborted := make(chan struct{})
+	h = newHarness(t, &fakeGateway{pay: func(payflow.PayRequest) (payflow.Outcome, error) {
+		// The cashier aborts while this pay fails to connect.
+		p, err := h.st.ByOrder("o1")
+		require.NoError(t, err)
+		go func() { h.eng.Abort(p.ID); close(aborted) }()
+		<-aborted
+		return payflow.Outcome{}, errNotSent
+	}})
+	h.extra = map[string]payflow.Provider{"backup": backup}
+	h.route = func(g *payflow.Gateways) { g.Fallback = "backup" }
+	h.restart()
+	p := h.pay("o1", 100, wechat)
+	p = h.until(p.ID, func(p *payflow.Payment) bool { return p.State.Terminal() })
+	assert.Zero(t, backup.count("pay"), "the abort was journaled: nothing leaves")
+	assert.Contains(t, []payflow.State{payflow.StateCancelled, payflow.StateFailed}, p.State, "%+v", p.History)
+}
