@@ -141,3 +141,28 @@ func rowCases() []rowCase {
 	}
 	return tests
 }
+
+// FuzzOutcome: any answer body either fails to decode or maps to an
+// outcome without panicking, and a paid outcome always rests on an answer
+// that says SUCCESS at both levels and a paid or refund state.
+func FuzzOutcome(f *testing.F) {
+	for _, tc := range rowCases() {
+		f.Add([]byte(tc.body))
+	}
+	f.Add([]byte(`{"result":{"return_code":"SUCCESS"},"data":{"return_code":"SUCCESS","state":1,"total_fee":"x"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var env envelope
+		if json.Unmarshal(b, &env) != nil {
+			return
+		}
+		for _, call := range []string{callPay, callQuery, callCancel, callClose, callRefund, callRefundQuery, callPreOrder} {
+			o := outcome(call, &env, b)
+			if o.Kind == payflow.Succeeded && (call == callPay || call == callQuery) {
+				require.NotNil(t, env.Data)
+				require.Contains(t, []string{"SUCCESS", "SUCESS"}, string(env.Result.ReturnCode))
+				require.Contains(t, []string{"SUCCESS", "SUCESS"}, string(env.Data.ReturnCode))
+				require.Contains(t, []string{"1", "4", "5", "8", "9", "10", "11", "12", "13"}, string(env.Data.State))
+			}
+		}
+	})
+}
