@@ -346,6 +346,7 @@ func Recover(from, to string) (RecoverReport, error) {
 	}
 	var payments, jobs, jobIDs []kv
 	var seq uint64
+	schema := 1
 	err := guarded(func() error {
 		db, err := bolt.Open(from, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -367,8 +368,12 @@ func Recover(from, to string) (RecoverReport, error) {
 				if b := tx.Bucket(bucketMeta); b != nil {
 					seq = b.Sequence()
 				}
+				schema = schemaOf(tx)
 				return nil
 			})
+			if schema > SchemaVersion {
+				return fmt.Errorf("%w: %s was written by a newer posd (journal schema %d): recover it with that posd", ErrNewerSchema, from, schema)
+			}
 			return nil
 		})
 	})
@@ -438,6 +443,12 @@ func Recover(from, to string) (RecoverReport, error) {
 		}
 		ids.ForEach(func(_, _ []byte) error { rep.Jobs++; return nil }) // Stats does not see this transaction's writes
 		if err := jb.SetSequence(top); err != nil {
+			return err
+		}
+		// The records keep their schema: a journal from before payments
+		// named their gateway is upgraded at the next start, as it would
+		// have been.
+		if err := setSchema(tx, schema); err != nil {
 			return err
 		}
 		// Numbers carry on past the damaged journal's, with room for

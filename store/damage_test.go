@@ -243,3 +243,41 @@ func TestVerifyLockedAndBackup(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 10, rep.Payments)
 }
+
+// TestRecoverKeepsTheSchema: a journal from before payments named their
+// gateway, recovered, is still upgraded at the next start: its payments
+// get a gateway, none is left orphaned.
+func TestRecoverKeepsTheSchema(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.db")
+	rep, err := store.Recover(filepath.Join("testdata", "journal-before-gateways.db"), out)
+	require.NoError(t, err)
+	assert.Equal(t, 5, rep.Payments)
+	s, err := store.Open(out)
+	require.NoError(t, err)
+	defer s.Close()
+	n, err := s.AssignGateway("sqb", "T1", day1)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n, "the upgrade still runs on the recovered journal")
+	p, err := s.Get("pay_old1")
+	require.NoError(t, err)
+	assert.Equal(t, "sqb", p.Gateway)
+}
+
+// TestAssignGatewaySkipsUnreadable: one unreadable record does not stop
+// the upgrade (and so the daemon's start).
+func TestAssignGatewaySkipsUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	b, err := os.ReadFile(filepath.Join("testdata", "journal-before-gateways.db"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("payments")).Put([]byte("pay_old3"), []byte("{not json")) }))
+	require.NoError(t, db.Close())
+	s, err := store.Open(path)
+	require.NoError(t, err, "a settled payment's record is not what start-up reads")
+	defer s.Close()
+	n, err := s.AssignGateway("sqb", "", day1)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
+}

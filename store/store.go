@@ -180,11 +180,9 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 		}
 		var todo []*payflow.Payment
 		err := tx.Bucket(bucketPayments).ForEach(func(k, v []byte) error {
-			p, err := decode(v)
-			if err != nil {
-				return fmt.Errorf("payment %s: %w", k, err)
-			}
-			if p.Gateway == "" && p.State != payflow.StateAwaitingScan {
+			// A record that cannot be read is left as it is: reading it fails
+			// everywhere else too, and 'posd journal check' names it.
+			if p, err := decode(v); err == nil && p.Gateway == "" && p.State != payflow.StateAwaitingScan {
 				todo = append(todo, p)
 			}
 			return nil
