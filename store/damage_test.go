@@ -272,7 +272,9 @@ func TestAssignGatewaySkipsUnreadable(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("payments")).Put([]byte("pay_old3"), []byte("{not json")) }))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("payments")).Put([]byte("pay_old3"), []byte("{not json"))
+	}))
 	require.NoError(t, db.Close())
 	s, err := store.Open(path)
 	require.NoError(t, err, "a settled payment's record is not what start-up reads")
