@@ -117,7 +117,7 @@ func TestLooseModesTightened(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.Chmod(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, tokenFile), []byte("0123456789abcdef0123456789\n"), 0o644))
-	require.NoError(t, prepareDataDir(dir, nil))
+	require.NoError(t, prepareDataDir(dir))
 	cfg := defaultConfigFor(t, dir)
 	tok, err := apiToken(cfg)
 	require.NoError(t, err)
@@ -130,7 +130,7 @@ func TestLooseModesTightened(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	err = prepareDataDir(file, nil)
+	err = prepareDataDir(file)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is a file")
 }

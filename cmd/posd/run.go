@@ -115,7 +115,7 @@ func apiToken(cfg *config.Config) (string, error) {
 // prepareDataDir creates the data directory, or tightens an existing one
 // that others can read (a directory made by hand, or by an older posd):
 // it holds the journal and the API token.
-func prepareDataDir(dir string, log *slog.Logger) error {
+func prepareDataDir(dir string) error {
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		return &configError{Key: "data_dir", Msg: fmt.Sprintf("%s is a file, not a directory", dir)}
 	}
@@ -155,7 +155,7 @@ func tighten(path string, mode os.FileMode) error {
 // the API until ctx ends, then shuts down in order: stop accepting, let
 // the journal write in flight finish, leave open payments for recovery.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
 	token, err := apiToken(cfg)

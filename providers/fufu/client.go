@@ -280,11 +280,22 @@ func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.O
 	o.GatewayTradeNo = ""
 	if d := env.Data; d != nil {
 		o.GatewayTradeNo = string(d.RefundNo)
-		if d.OutRefundNo != "" && string(d.OutRefundNo) != r.RequestNo {
-			o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("the answer is about refund %s, not %s", d.OutRefundNo, r.RequestNo)
-		}
+		o.Kind, o.Message = sameRefund(o, d, r)
 	}
 	return o, nil
+}
+
+// sameRefund holds a refund answer against the refund asked about: an
+// answer about another refund number, or a refund of another amount, is no
+// outcome (in doubt).
+func sameRefund(o payflow.Outcome, d *data, r payflow.RefundRequest) (payflow.Kind, string) {
+	switch {
+	case d.OutRefundNo != "" && string(d.OutRefundNo) != r.RequestNo:
+		return payflow.Unknown, fmt.Sprintf("the answer is about refund %s, not %s", d.OutRefundNo, r.RequestNo)
+	case o.Kind == payflow.Succeeded && d.RefundFee != "" && string(d.RefundFee) != strconv.FormatInt(r.Amount, 10):
+		return payflow.Unknown, fmt.Sprintf("the refund was for %s fen, not %d", d.RefundFee, r.Amount)
+	}
+	return o.Kind, o.Message
 }
 
 // QueryRefund asks what became of refund r.RequestNo (/refundQuery, whose
@@ -298,12 +309,8 @@ func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payf
 	o := outcome(callRefundQuery, env, raw)
 	o.OrderNo, o.GatewayTradeNo = "", "" // out_trade_no is the refund's number here
 	if d := env.Data; d != nil {
-		switch {
-		case d.OutTradeNo != "" && string(d.OutTradeNo) != r.RequestNo:
-			o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("the answer is about refund %s, not %s", d.OutTradeNo, r.RequestNo)
-		case o.Kind == payflow.Succeeded && d.RefundFee != "" && string(d.RefundFee) != strconv.FormatInt(r.Amount, 10):
-			o.Kind, o.Message = payflow.Unknown, fmt.Sprintf("the refund was for %s fen, not %d", d.RefundFee, r.Amount)
-		}
+		d.OutRefundNo = d.OutTradeNo // the refund query echoes the refund's number as out_trade_no
+		o.Kind, o.Message = sameRefund(o, d, r)
 	}
 	return o, nil
 }

@@ -267,3 +267,21 @@ func count(ops []string, op string) int {
 	}
 	return n
 }
+
+// TestRefundAnswerHeldToTheRefund: a refund answer about another refund
+// number or amount is not a refund.
+func TestRefundAnswerHeldToTheRefund(t *testing.T) {
+	f := newFixture(t, time.Date(2026, 11, 21, 12, 0, 0, 0, cst))
+	ctx := context.Background()
+	ref := payflow.RefundRequest{OrderNo: "1", RequestNo: "R1", Amount: 100, TillID: "till-01"}
+	for body, want := range map[string]payflow.Kind{
+		`{"result":{"return_code":"SUCCESS"},"data":{"return_code":"SUCCESS","out_refund_no":"R1","refund_fee":100}}`: payflow.Succeeded,
+		`{"result":{"return_code":"SUCCESS"},"data":{"return_code":"SUCCESS","out_refund_no":"R9","refund_fee":100}}`: payflow.Unknown,
+		`{"result":{"return_code":"SUCCESS"},"data":{"return_code":"SUCCESS","out_refund_no":"R1","refund_fee":1}}`:   payflow.Unknown,
+	} {
+		f.fake.Can("refund", body)
+		o, err := f.client.Refund(ctx, ref)
+		require.NoError(t, err)
+		assert.Equal(t, want, o.Kind, body)
+	}
+}
