@@ -61,7 +61,7 @@ Usage:
   posd run [--config FILE] [--data-dir DIR]      run the daemon (defaults: demo gateway, API on 127.0.0.1:8421)
   posd config check --config FILE               validate a configuration file
   posd config show [--config FILE]              print the effective configuration
-  posd provider activate [--config FILE]        exchange [provider.shouqianba] activation_code for a terminal
+  posd provider activate [--gateway N] [--config FILE]  run a gateway's one-time activation (shouqianba: activation_code for a terminal)
   posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
   posd journal check|recover [--file F]         check the journal; copy what can be read of a damaged one into a new one
   posd journal backup FILE                      a consistent copy of the journal (from the running daemon, or the file)
