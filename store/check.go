@@ -78,12 +78,18 @@ func Verify(path string, full bool) (Report, error) {
 	if r.Size == 0 {
 		return damaged("the file is empty (0 bytes): its payments are gone. If this till never took a payment, delete the file; otherwise restore a backup")
 	}
-	warn, problem := checkMeta(path, r.Size)
+	use, pageSize, warn, problem := readMetas(path, r.Size)
 	if problem != "" {
 		return damaged(problem)
 	}
 	if warn != "" {
 		r.Warnings = append(r.Warnings, warn)
+	}
+	// Every page bbolt would read, checked from the file's bytes first:
+	// bbolt's own check reads keys in a goroutine of its own, where a
+	// damaged offset would crash the process instead of being reported.
+	if p := checkPages(path, pageSize, use); len(p) > 0 {
+		return damaged(p...)
 	}
 	err = guarded(func() error {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -177,17 +183,24 @@ func readMeta(b []byte) meta {
 // holds every page the newer sound one counts: a file cut short would
 // make bbolt read past its end (SIGBUS) or silently lose the tail.
 func checkMeta(path string, size int64) (warning, problem string) {
+	_, _, warning, problem = readMetas(path, size)
+	return warning, problem
+}
+
+// readMetas is checkMeta, also returning the meta page bbolt would use and
+// the page size.
+func readMetas(path string, size int64) (use meta, pageSize uint32, warning, problem string) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err.Error()
+		return use, 0, "", err.Error()
 	}
 	defer f.Close()
 	head := make([]byte, minReadBytes)
 	if _, err := io.ReadFull(f, head); err != nil {
-		return "", fmt.Sprintf("the file is %d bytes, too short to be a journal", size)
+		return use, 0, "", fmt.Sprintf("the file is %d bytes, too short to be a journal", size)
 	}
 	m0 := readMeta(head)
-	pageSize := uint32(4096)
+	pageSize = 4096
 	if m0.ok && m0.pageSize >= 1024 && m0.pageSize <= 1<<16 && m0.pageSize&(m0.pageSize-1) == 0 {
 		pageSize = m0.pageSize
 	}
@@ -196,10 +209,9 @@ func checkMeta(path string, size int64) (warning, problem string) {
 	if _, err := f.ReadAt(second, int64(pageSize)); err == nil {
 		m1 = readMeta(second)
 	}
-	var use meta
 	switch {
 	case !m0.ok && !m1.ok:
-		return "", "neither of its two meta pages is sound: this is not a journal posd can read"
+		return use, pageSize, "", "neither of its two meta pages is sound: this is not a journal posd can read"
 	case m0.ok && m1.ok:
 		use = m0
 		if m1.txid > m0.txid {
@@ -215,12 +227,12 @@ func checkMeta(path string, size int64) (warning, problem string) {
 	}
 	switch {
 	case use.pgid < 2 || use.root >= use.pgid || (use.freelist >= use.pgid && use.freelist != ^uint64(0)):
-		return warning, fmt.Sprintf("its meta page points outside the file (root page %d, freelist %d, %d pages)", use.root, use.freelist, use.pgid)
+		return use, pageSize, warning, fmt.Sprintf("its meta page points outside the file (root page %d, freelist %d, %d pages)", use.root, use.freelist, use.pgid)
 	case int64(use.pgid)*int64(pageSize) > size:
-		return warning, fmt.Sprintf("the file is cut short: %d bytes where its meta page counts %d pages of %d bytes (%d bytes)",
+		return use, pageSize, warning, fmt.Sprintf("the file is cut short: %d bytes where its meta page counts %d pages of %d bytes (%d bytes)",
 			size, use.pgid, pageSize, int64(use.pgid)*int64(pageSize))
 	}
-	return warning, ""
+	return use, pageSize, warning, ""
 }
 
 // walk visits every key of every bucket with cursors, so that a damaged
@@ -311,6 +323,25 @@ func checkIndexes(tx *bolt.Tx, full bool, r *Report) (problems []string) {
 			}
 			return nil
 		})
+		// The day indexes behind listings, reports and pruning.
+		for _, idx := range [][]byte{bucketDays, bucketRefDays} {
+			tx.Bucket(idx).ForEach(func(k, _ []byte) error {
+				day, rest, _ := strings.Cut(string(k), "/")
+				id, refund, _ := strings.Cut(rest, "/")
+				if _, err := time.Parse(time.DateOnly, day); err != nil || id == "" {
+					problems = append(problems, fmt.Sprintf("index %s: key %q is not day/payment", idx, k))
+					return nil
+				}
+				p, why := read([]byte(id))
+				switch {
+				case why != "":
+					problems = append(problems, fmt.Sprintf("index %s: %s: payment %s: %s", idx, k, id, why))
+				case refund != "" && p.Refund(refund) == nil:
+					problems = append(problems, fmt.Sprintf("index %s: %s: payment %s has no refund %s", idx, k, id, refund))
+				}
+				return nil
+			})
+		}
 		if ids := tx.Bucket(bucketJobIDs); ids != nil {
 			r.Jobs = ids.Stats().KeyN
 		}
