@@ -134,10 +134,22 @@ func (e *Engine) pay(p *Payment, d *driver) {
 
 	prov, noted, _ := e.gateway(p)
 	failpoint.Hit("pay-journaled")
-	o, err := prov.Pay(ctx, PayRequest{
+	req := PayRequest{
 		OrderNo: p.GatewayOrderNo, OrderID: p.OrderID, Amount: p.Amount, Currency: p.Currency,
 		AuthCode: code, Channel: p.Channel, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
-	})
+	}
+	var o Outcome
+	var err error
+	if code == orderToken {
+		req.AuthCode, code = "", ""
+		if mo, ok := prov.(MiniProgramOrderer); ok && p.MiniProgram != nil {
+			o, err = mo.MiniProgramOrder(ctx, req, *p.MiniProgram)
+		} else {
+			err = fmt.Errorf("%w: gateway %s cannot place mini-program orders (the configuration changed?)", ErrNotSent, p.Gateway)
+		}
+	} else {
+		o, err = prov.Pay(ctx, req)
+	}
 	failpoint.Hit("pay-answered")
 	noted(err)
 	// The pay is sent once: from here on only a query may ask about it,
@@ -155,7 +167,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 		switch fb := e.gws.Fallback; {
 		case ctx.Err() != nil && e.aborting(p.ID):
 			t, in.Note = TrigAbort, "aborted by the cashier before the pay request was sent"
-		case ctx.Err() == nil && fb != "" && fb != p.Gateway && e.gws.ByName[fb] != nil:
+		case ctx.Err() == nil && fb != "" && fb != p.Gateway && e.gws.ByName[fb] != nil && p.MiniProgram == nil:
 			// Nothing reached the chosen gateway: the fallback may take the
 			// pay, journaled before it is sent there. Once only.
 			t, in.Gateway, in.Account = TrigReroute, fb, account(e.gws.ByName[fb])
@@ -174,6 +186,10 @@ func (e *Engine) aborting(id string) bool {
 // payWindow is how long payment p's pay may take: pay_timeout, or longer
 // where its gateway holds a pay request open longer (PayHolder).
 func (e *Engine) payWindow(p *Payment) time.Duration {
+	if m := p.MiniProgram; m != nil && !p.PayStartedAt.IsZero() {
+		// The customer pays in the mini program, in their own time.
+		return m.ExpiresAt.Sub(p.PayStartedAt)
+	}
 	w := e.cfg.PayTimeout
 	if h, ok := e.gws.ByName[p.Gateway].(PayHolder); ok && h.PayHold() > w {
 		w = h.PayHold()
@@ -199,7 +215,7 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 // may or may not have reached the gateway, so ask before anything else.
 func (e *Engine) resolvePaying(p *Payment) {
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
+	o, err := prov.Query(e.ctx, p.ref())
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -226,7 +242,7 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 	}
 	failpoint.Hit("in-doubt")
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
+	o, err := prov.Query(e.ctx, p.ref())
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -258,7 +274,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 		return
 	}
 	failpoint.Hit("cancel-journaled")
-	o, err := prov.Cancel(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
+	o, err := prov.Cancel(e.ctx, p.ref())
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -322,7 +338,7 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 			Note: "the gateway accepts a cancel from " + at.Format(time.DateTime) + ": waiting, and asking about the order meanwhile"})
 		return true
 	}
-	o, err := prov.Query(e.ctx, OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt})
+	o, err := prov.Query(e.ctx, p.ref())
 	if e.ctx.Err() != nil {
 		return true
 	}

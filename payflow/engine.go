@@ -61,7 +61,7 @@ type Engine struct {
 	drivers map[string]*driver // live payments being driven, by id
 	refunds map[string]bool    // refunds being driven, by payment id + "/" + refund id
 	waiting string             // the payment awaiting a scan, if any
-	codes   map[string]string  // payment codes by payment id, held in memory until the pay is answered
+	codes   map[string]string  // payment codes (or orderToken) by payment id, held in memory until the pay is answered
 	seqNext uint64             // next number of the reserved block, up to seqEnd
 	seqEnd  uint64
 	closed  bool
@@ -489,6 +489,9 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	}
 	if err := Step(p, t, in); err != nil {
 		return nil, err
+	}
+	if p.AuthCode == orderToken {
+		p.AuthCode = "" // a mini-program order has no code to mask
 	}
 	if p.State == StatePaying && (t == TrigScan || t == TrigReroute) {
 		if in.Code != "" {

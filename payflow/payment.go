@@ -33,10 +33,18 @@ type Payment struct {
 	GatewayTradeNo string `json:"gateway_trade_no"`
 	ChannelTradeNo string `json:"channel_trade_no"`
 	RefundedAmount int64  `json:"refunded_amount"`
-	Error          *Error `json:"error"`
-	CancelAttempts int    `json:"cancel_attempts,omitempty"`
-	Mismatches     int    `json:"mismatches,omitempty"` // answers that named another order or amount
-	AbortRequested bool   `json:"abort_requested,omitempty"`
+	// Discounts the gateway reported, and what the customer paid after
+	// them (0: the gateway did not say; the customer paid Amount).
+	Discounts    []Discount `json:"discounts,omitempty"`
+	CustomerPaid int64      `json:"customer_paid,omitempty"`
+	// Method is how the customer pays: "" a scanned payment code,
+	// "miniprogram" an order paid in a WeChat mini program.
+	Method         string       `json:"method,omitempty"`
+	MiniProgram    *MiniProgram `json:"miniprogram,omitempty"`
+	Error          *Error       `json:"error"`
+	CancelAttempts int          `json:"cancel_attempts,omitempty"`
+	Mismatches     int          `json:"mismatches,omitempty"` // answers that named another order or amount
+	AbortRequested bool         `json:"abort_requested,omitempty"`
 	// CancelNotBefore: the gateway accepts this payment's cancel from then
 	// (a cancel window); zero when it never said.
 	CancelNotBefore time.Time      `json:"cancel_not_before,omitzero"`
@@ -145,6 +153,16 @@ func (p *Payment) Clone() *Payment {
 	c := *p
 	c.History = append([]HistoryEntry(nil), p.History...)
 	c.Items = append([]Item(nil), p.Items...)
+	c.Discounts = append([]Discount(nil), p.Discounts...)
+	if p.MiniProgram != nil {
+		m := *p.MiniProgram
+		m.Goods = append([]Goods(nil), m.Goods...)
+		if m.Pay != nil {
+			pay := *m.Pay
+			m.Pay = &pay
+		}
+		c.MiniProgram = &m
+	}
 	c.Refunds = make([]*Refund, len(p.Refunds)) // never nil: the API shows []
 	for i, r := range p.Refunds {
 		rc := *r

@@ -77,6 +77,23 @@ type Outcome struct {
 	// whatever its gateway states.
 	OrderNo string
 	Amount  int64
+
+	// Discounts the gateway reports on a paid order (coupons, merchant
+	// and platform offers), and what the customer paid once they are
+	// taken off: 0 where the answer does not say.
+	Discounts    []Discount
+	CustomerPaid int64
+	// Prepay is, for a mini-program order placed (MiniProgramOrderer),
+	// what the mini program passes to wx.requestPayment.
+	Prepay *RequestPayment
+}
+
+// Discount is part of an order's amount the customer did not pay, as the
+// gateway names it (Name, its field) and as the receipt prints it (Label).
+type Discount struct {
+	Name   string `json:"name"`
+	Label  string `json:"label"`
+	Amount int64  `json:"amount"` // fen
 }
 
 // PayRequest is a B-scans-C charge.
@@ -98,6 +115,12 @@ type OrderRef struct {
 	GatewayTradeNo string // empty when the gateway never answered
 	TillID         string
 	Created        time.Time // when the pay was sent: gateways with cancel windows count from it
+	Amount         int64     // fen, the order's total
+}
+
+// ref names payment p's order at its gateway.
+func (p *Payment) ref() OrderRef {
+	return OrderRef{OrderNo: p.GatewayOrderNo, GatewayTradeNo: p.GatewayTradeNo, TillID: p.TillID, Created: p.PayStartedAt, Amount: p.Amount}
 }
 
 // RefundRequest refunds part or all of a paid order. RequestNo is stable

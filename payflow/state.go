@@ -75,6 +75,9 @@ const (
 	// TrigCancelWait: the gateway refuses cancels until a time
 	// (CancelWindower); the engine waits for it, querying meanwhile.
 	TrigCancelWait Trigger = "cancel_wait"
+	// TrigOrder: a mini-program order is journaled, to be sent to the
+	// gateway the routing chose for WeChat (MiniProgramOrderer).
+	TrigOrder Trigger = "order"
 )
 
 // maxMismatches is how many answers about another order (or amount) a
@@ -105,6 +108,7 @@ type transition struct {
 var payTransitions = map[State]map[Trigger]transition{
 	StateAwaitingScan: {
 		TrigScan:   {StatePaying, onScan},
+		TrigOrder:  {StatePaying, onOrder},
 		TrigAbort:  {StateCancelled, noteError("aborted", "the cashier aborted before a code was scanned")},
 		TrigExpire: {StateCancelled, noteError("expired", "no code was scanned in time")},
 	},
@@ -221,6 +225,14 @@ func onScan(p *Payment, in Input) {
 	p.PayStartedAt = in.At
 }
 
+func onOrder(p *Payment, in Input) {
+	onGateway(p, in)
+	if in.Channel != "" {
+		p.Channel = in.Channel
+	}
+	p.PayStartedAt = in.At
+}
+
 // onGateway records the gateway a pay goes to.
 func onGateway(p *Payment, in Input) {
 	p.Gateway, p.GatewayAccount = in.Gateway, in.Account
@@ -254,6 +266,16 @@ func onGatewayIDs(p *Payment, in Input) {
 	}
 	if o.Funding != "" {
 		p.Funding = o.Funding
+	}
+	if len(o.Discounts) > 0 {
+		p.Discounts = append([]Discount(nil), o.Discounts...)
+	}
+	if o.CustomerPaid > 0 && o.CustomerPaid <= p.Amount {
+		p.CustomerPaid = o.CustomerPaid
+	}
+	if o.Prepay != nil && p.MiniProgram != nil {
+		pay := *o.Prepay
+		p.MiniProgram.Pay = &pay
 	}
 }
 

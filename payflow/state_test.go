@@ -15,7 +15,7 @@ var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCance
 
 var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
 	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry,
-	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute, TrigCancelWait}
+	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute, TrigCancelWait, TrigOrder}
 
 // TestPaymentEdges walks every edge of the payment machine and checks what
 // each transition records.
@@ -34,6 +34,12 @@ func TestPaymentEdges(t *testing.T) {
 			assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
 			assert.Equal(t, "wechat", p.Channel)
 			assert.Equal(t, at, p.PayStartedAt)
+		}},
+		{StateAwaitingScan, TrigOrder, StatePaying, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "backup", p.Gateway, "the gateway routed to is recorded with the order")
+			assert.Equal(t, "wechat", p.Channel)
+			assert.Equal(t, at, p.PayStartedAt)
+			assert.Empty(t, p.AuthCodeMasked, "an order has no payment code")
 		}},
 		{StateAwaitingScan, TrigAbort, StateCancelled, errCode("aborted")},
 		{StateAwaitingScan, TrigExpire, StateCancelled, errCode("expired")},

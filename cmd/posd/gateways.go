@@ -13,6 +13,7 @@ import (
 	"github.com/tillworks/posd/providers/demo"
 	"github.com/tillworks/posd/providers/fufu"
 	"github.com/tillworks/posd/providers/shouqianba"
+	"github.com/tillworks/posd/providers/yima"
 )
 
 // gatewayTypes are the gateways this build speaks. Adding one is its
@@ -20,6 +21,7 @@ import (
 var gatewayTypes = map[string]providers.Type{
 	"demo":       demo.Type,
 	"fufu":       fufu.Type,
+	"yima":       yima.Type,
 	"shouqianba": shouqianba.Type,
 }
 
