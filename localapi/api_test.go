@@ -638,3 +638,37 @@ func TestReceiptRoutes(t *testing.T) {
 	assert.Equal(t, 409, r.status)
 	assert.Equal(t, "no_receipt", r.errCode(t))
 }
+
+// TestMiniProgramOrderRoute: the body is checked field by field (the split
+// rules of the unified-order document among them) before anything is
+// journaled, and a gateway that cannot place mini-program orders is named.
+func TestMiniProgramOrderRoute(t *testing.T) {
+	e := newEnv(t)
+	const base = `"order_id":"M1","amount":1000,"buyer_id":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"`
+	for _, tc := range []struct{ body, code, says string }{
+		{`{` + base + `}`, "not_supported", `gateway \"demo\" (the one routed for WeChat) cannot place mini-program orders`},
+		{`{"order_id":"M1","amount":1000}`, "invalid_request", "buyer_id is required"},
+		{`{` + base + `,"amount":10.5}`, "invalid_request", "amount"},
+		{`{` + base + `,"expires_in":5}`, "invalid_request", "expires_in must be from 30 to 7200"},
+		{`{` + base + `,"auth_code":"134567890123456789"}`, "invalid_request", "unknown field"},
+		{`{` + base + `,"notify_url":"ftp://x"}`, "invalid_request", "notify_url"},
+		{`{` + base + `,"goods_detail":[{"goods_id":"g1","goods_name":"苹果","quantity":0,"price":100}]}`, "invalid_request", "goods_detail[0].quantity"},
+		{`{` + base + `,"goods_detail":[{"goods_id":"g1","goods_name":"苹果","quantity":1,"price":1.5}]}`, "invalid_request", "price"},
+		{`{` + base + `,"extend_params":{"split_flag":"R","split_info":{"keep_amt":800,"split_list":[{"merchant_id":"m1","div_amt":150}]}}}`, "invalid_request", "must add up to the amount (1000 fen)"},
+		{`{` + base + `,"extend_params":{"split_flag":"N","split_info":{"keep_amt":1000,"split_list":[{"merchant_id":"m1","div_amt":1}]}}}`, "invalid_request", "only with split_flag R"},
+		{`{` + base + `,"extend_params":{"split_flag":"R"}}`, "invalid_request", "split_info is required"},
+		{`{` + base + `,"extend_params":{"split_flag":"R","plan_split_date":"20230418","split_info":{"keep_amt":1000,"split_list":[{"merchant_id":"m1","div_amt":1}]}}}`, "invalid_request", "plan_split_date is allowed only with split_flag D"},
+		{`{` + base + `,"extend_params":{"split_flag":"D","plan_split_date":"2023-04-18"}}`, "invalid_request", "yyyymmdd"},
+		{`{` + base + `,"extend_params":{"split_flag":"X"}}`, "invalid_request", "N, R or D"},
+		{`{` + base + `,"extend_params":{"split_flag":"R","split_info":{"is_clean_split":true,"keep_percentage_bp":5000,"split_list":[{"merchant_id":"m1","div_percentage_bp":4000}]}}}`, "invalid_request", "add up to 10000"},
+	} {
+		r := e.call("POST", "/v1/miniprogram-orders", tc.body)
+		assert.Equal(t, 400, r.status, tc.body)
+		assert.Equal(t, tc.code, r.errCode(t), tc.body)
+		assert.Contains(t, string(r.body), tc.says, tc.body)
+	}
+	_, err := e.eng.ByOrder("M1")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing journaled for a refused request")
+	r := e.call("GET", "/v1/miniprogram-orders", "")
+	assert.Equal(t, 405, r.status)
+}

@@ -46,6 +46,25 @@ type RefundRequest struct {
 	Operator string          `json:"operator,omitempty"`
 }
 
+// MiniProgramOrderRequest is the body of POST /v1/miniprogram-orders: a
+// payment the customer makes inside a WeChat mini program. Amounts are
+// integer fen throughout.
+type MiniProgramOrderRequest struct {
+	OrderID      string          `json:"order_id"`
+	Amount       json.RawMessage `json:"amount"`
+	Currency     string          `json:"currency,omitempty"`
+	Subject      string          `json:"subject,omitempty"`
+	Items        []ItemRequest   `json:"items,omitempty"`
+	Operator     string          `json:"operator,omitempty"`
+	BuyerID      string          `json:"buyer_id"`
+	DeviceIP     string          `json:"device_ip,omitempty"`
+	Memo         string          `json:"memo,omitempty"`
+	NotifyURL    string          `json:"notify_url,omitempty"`
+	GoodsDetail  []payflow.Goods `json:"goods_detail,omitempty"`
+	ExtendParams *payflow.Split  `json:"extend_params,omitempty"`
+	ExpiresIn    int             `json:"expires_in,omitempty"` // seconds; posd cancels the order if unpaid then
+}
+
 // ScanRequest is the body of POST /v1/scans.
 type ScanRequest struct {
 	Code string `json:"code"`
@@ -153,6 +172,40 @@ func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
 	return n, nil
 }
 
+// DecodeMiniProgramOrder reads and checks a POST /v1/miniprogram-orders
+// body.
+func DecodeMiniProgramOrder(r io.Reader) (payflow.NewPayment, payflow.MiniProgram, time.Duration, error) {
+	var req MiniProgramOrderRequest
+	var m payflow.MiniProgram
+	if err := decode(r, &req); err != nil {
+		return payflow.NewPayment{}, m, 0, err
+	}
+	amt, err := amount("amount", req.Amount)
+	if err != nil {
+		return payflow.NewPayment{}, m, 0, err
+	}
+	n := payflow.NewPayment{OrderID: req.OrderID, Amount: amt, Currency: req.Currency, Subject: req.Subject, Operator: req.Operator}
+	for i, it := range req.Items {
+		a, err := itemAmount(i, it.Amount)
+		if err != nil {
+			return n, m, 0, err
+		}
+		n.Items = append(n.Items, payflow.Item{Name: it.Name, Quantity: it.Quantity, Amount: a})
+	}
+	if req.ExpiresIn < 0 {
+		return n, m, 0, fmt.Errorf("expires_in must be a number of seconds, got %d", req.ExpiresIn)
+	}
+	m = payflow.MiniProgram{BuyerID: req.BuyerID, DeviceIP: req.DeviceIP, Memo: req.Memo, NotifyURL: req.NotifyURL,
+		Goods: req.GoodsDetail, Split: req.ExtendParams}
+	if err := n.Validate(); err != nil {
+		return n, m, 0, err
+	}
+	if err := m.Validate(amt); err != nil {
+		return n, m, 0, err
+	}
+	return n, m, time.Duration(req.ExpiresIn) * time.Second, nil
+}
+
 // DecodeRefund reads and checks a POST /v1/payments/{id}/refunds body.
 func DecodeRefund(r io.Reader) (payflow.NewRefund, error) {
 	var req RefundRequest
@@ -183,6 +236,34 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.engineError(w, err)
 		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/v1/payments/"+p.ID)
+	writeJSON(w, status, p)
+}
+
+// orderAnswerWait bounds how long POST /v1/miniprogram-orders waits for
+// the gateway to place the order.
+const orderAnswerWait = 15 * time.Second
+
+func (s *Server) createMiniProgramOrder(w http.ResponseWriter, r *http.Request) {
+	n, m, window, err := DecodeMiniProgramOrder(r.Body)
+	if err != nil {
+		s.badRequest(w, err)
+		return
+	}
+	p, created, err := s.eng.CreateMiniProgramOrder(n, m, window)
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), orderAnswerWait)
+	defer cancel()
+	if got, err := s.eng.AwaitOrder(ctx, p.ID); err == nil {
+		p = got
 	}
 	status := http.StatusOK
 	if created {

@@ -78,6 +78,7 @@ func New(opt Options) *Server {
 	s.route("/v1/payments/{id}", methods{"GET": s.getPayment})
 	s.route("/v1/payments/{id}/cancel", methods{"POST": s.cancelPayment})
 	s.route("/v1/payments/{id}/refunds", methods{"POST": s.createRefund})
+	s.route("/v1/miniprogram-orders", methods{"POST": s.createMiniProgramOrder})
 	s.route("/v1/scans", methods{"POST": s.scan})
 	s.route("/v1/events", methods{"GET": s.events})
 	s.route("/v1/reports/daily", methods{"GET": s.dailyReport})
@@ -227,6 +228,7 @@ func (s *Server) engineError(w http.ResponseWriter, err error) {
 		{payflow.ErrRefundConflict, http.StatusConflict, "refund_conflict"},
 		{payflow.ErrRefundTooLarge, http.StatusConflict, "refund_too_large"},
 		{payflow.ErrGatewayGone, http.StatusConflict, "gateway_not_configured"},
+		{payflow.ErrUnsupported, http.StatusBadRequest, "not_supported"},
 		{payflow.ErrClosed, http.StatusServiceUnavailable, "shutting_down"},
 	} {
 		if errors.Is(err, m.err) {

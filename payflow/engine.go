@@ -247,6 +247,9 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 		if old.Amount != n.Amount || old.Currency != n.Currency {
 			return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
 		}
+		if old.Method != "" {
+			return old, false, fmt.Errorf("%w: order %s is a %s payment (%s); it cannot also be paid with a code: cancel it and use a new order id", ErrOrderConflict, n.OrderID, old.Method, old.State)
+		}
 		return old, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, false, err

@@ -35,7 +35,9 @@ type fakeGateway struct {
 	refund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
 	// queryRefund, when set, makes the gateway a payflow.RefundQuerier.
 	queryRefund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
-	calls       []string
+	// miniOrder, when set, makes the gateway a payflow.MiniProgramOrderer.
+	miniOrder func(r payflow.PayRequest, m payflow.MiniProgram) (payflow.Outcome, error)
+	calls     []string
 	counts      map[string]int
 	refNos      []string
 	inflight    atomic.Int32
@@ -214,7 +216,19 @@ func (h *harness) provider() payflow.Provider {
 	if h.gw.queryRefund != nil {
 		return refundQuerier{h.gw}
 	}
+	if h.gw.miniOrder != nil {
+		return miniOrderer{h.gw}
+	}
 	return h.gw
+}
+
+type miniOrderer struct{ *fakeGateway }
+
+func (g miniOrderer) MiniProgramOrder(ctx context.Context, r payflow.PayRequest, m payflow.MiniProgram) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	g.record("mini_order")
+	return g.miniOrder(r, m)
 }
 
 type refundQuerier struct{ *fakeGateway }

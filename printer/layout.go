@@ -72,6 +72,12 @@ func ChannelName(channel string) string {
 		return "云闪付"
 	case "ecny":
 		return "数字人民币"
+	case "bestpay":
+		return "翼支付"
+	case "cmpay":
+		return "和包支付"
+	case "member":
+		return "会员余额"
 	}
 	return "其他"
 }
@@ -254,6 +260,16 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 		e.Bold(true)
 		lines(row("金额", l.money(p.Amount), cols))
 		e.Bold(false)
+		// What the gateway took off, and what the customer paid: the
+		// customer may have paid less than the amount.
+		for _, d := range p.Discounts {
+			lines(row(d.Label, "-"+l.money(d.Amount), cols))
+		}
+		if p.CustomerPaid > 0 && p.CustomerPaid != p.Amount {
+			e.Bold(true)
+			lines(row("顾客实付", l.money(p.CustomerPaid), cols))
+			e.Bold(false)
+		}
 		lines(row("支付方式", ChannelName(p.Channel), cols))
 		lines(row("状态", stateName(string(p.State)), cols))
 	} else {

@@ -99,6 +99,27 @@ func TestReceiptGolden(t *testing.T) {
 	}
 }
 
+// TestDiscountReceipt: the discounts a gateway reported and what the
+// customer paid are on the receipt (golden), each line within the paper.
+func TestDiscountReceipt(t *testing.T) {
+	l := layout(t, 58)
+	p := paidPayment()
+	p.Items = nil
+	p.Discounts = []payflow.Discount{{Name: "buss_discount_amt", Label: "商家优惠", Amount: 100}, {Name: "platform_discount_amt", Label: "平台优惠", Amount: 50}}
+	p.CustomerPaid = 1100
+	data, err := l.Receipt(p, nil, false)
+	require.NoError(t, err)
+	doc, err := printer.Interpret(data)
+	require.NoError(t, err)
+	text := doc.Text(l.Paper.Columns)
+	golden(t, "payment-discount-58.txt", []byte(text))
+	assert.Contains(t, text, "商家优惠                 -￥1.00")
+	assert.Contains(t, text, "顾客实付                 ￥11.00")
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		assert.LessOrEqual(t, printer.Width(line), l.Paper.Columns, "line %q overflows", line)
+	}
+}
+
 // TestChineseRoundTrip decodes the Chinese back out of the printed bytes,
 // independently of the preview.
 func TestChineseRoundTrip(t *testing.T) {
