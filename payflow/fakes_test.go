@@ -38,9 +38,9 @@ type fakeGateway struct {
 	// miniOrder, when set, makes the gateway a payflow.MiniProgramOrderer.
 	miniOrder func(r payflow.PayRequest, m payflow.MiniProgram) (payflow.Outcome, error)
 	calls     []string
-	counts      map[string]int
-	refNos      []string
-	inflight    atomic.Int32
+	counts    map[string]int
+	refNos    []string
+	inflight  atomic.Int32
 }
 
 func (g *fakeGateway) record(op string) int {

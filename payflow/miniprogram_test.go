@@ -79,7 +79,9 @@ func TestMiniProgramOrder(t *testing.T) {
 		assert.Nil(t, p.MiniProgram.Pay)
 	})
 	t.Run("not sent: failed, never rerouted", func(t *testing.T) {
-		gw := &fakeGateway{miniOrder: func(payflow.PayRequest, payflow.MiniProgram) (payflow.Outcome, error) { return payflow.Outcome{}, errNotSent }}
+		gw := &fakeGateway{miniOrder: func(payflow.PayRequest, payflow.MiniProgram) (payflow.Outcome, error) {
+			return payflow.Outcome{}, errNotSent
+		}}
 		h := newHarness(t, gw)
 		h.extra = map[string]payflow.Provider{"backup": &fakeGateway{}}
 		h.route = func(g *payflow.Gateways) { g.Fallback = "backup" }
