@@ -129,6 +129,9 @@ func (c *Client) call(ctx context.Context, req, seq, operator string, top, body 
 	if c.opt.PosSN != "" {
 		fields = append(fields, str("pos_sn", c.opt.PosSN))
 	}
+	if seq != "" && len(seq) < posSeqMin {
+		return nil, nil, fmt.Errorf("%w: yima %s: pos_seq %q is not longer than 12 characters, as the gateway requires", payflow.ErrNotSent, req, seq)
+	}
 	fields = append(fields, str("store_id", c.opt.StoreID))
 	if seq != "" {
 		fields = append(fields, str("pos_seq", seq))

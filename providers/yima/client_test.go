@@ -3,6 +3,8 @@ package yima_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -360,4 +362,60 @@ func seqOf(t *testing.T, body []byte) string {
 	var v map[string]any
 	require.NoError(t, json.Unmarshal(body, &v))
 	return v["pos_seq"].(string)
+}
+
+// TestCannedAnswers holds the client to answers no simulation produces:
+// each is what a gateway (or something in its place) might send.
+func TestCannedAnswers(t *testing.T) {
+	gbk := func(s string) string {
+		b, err := simplifiedchinese.GBK.NewEncoder().String(s)
+		require.NoError(t, err)
+		return b
+	}
+	const okXML = `<?xml version="1.0" encoding="GBK"?><business_trans><response_type>barcode_pay_response</response_type><isspid>39493002</isspid><pos_seq>26112100000100000001123456</pos_seq><pay_type>503</pay_type><result><id>0000</id><comment>成功</comment></result></business_trans>`
+	for _, tc := range []struct {
+		name, format, body string
+		status           int
+		kind             payflow.Kind
+		errCode, says    string
+	}{
+		{"paid, GBK XML", "xml", gbk(okXML), 200, payflow.Succeeded, "", ""},
+		{"declared GBK, sent as UTF-8", "xml", strings.Replace(okXML, "成功", "余额不足", 1), 200, 0, "BAD_RESPONSE", "is not valid GBK"},
+		{"another merchant", "xml", gbk(strings.Replace(okXML, "39493002", "00026713", 1)), 200, 0, "WRONG_MERCHANT", "merchant 00026713"},
+		{"another request type", "xml", gbk(strings.Replace(okXML, "barcode_pay_response", "barcode_refundbycashfee_response", 1)), 200, 0, "BAD_RESPONSE", "barcode_refundbycashfee_response"},
+		{"about another order", "xml", gbk(strings.Replace(okXML, "26112100000100000001123456", "26112100000100000009999999", 1)), 200, payflow.Succeeded, "", "26112100000100000009999999"},
+		{"a refusal without the envelope", "json", `{"result":{"id":"9001","comment":"签名错误"}}`, 200, payflow.Failed, "", "签名错误"},
+		{"a success without the envelope", "json", `{"result":{"id":"0000","comment":"成功"}}`, 200, 0, "BAD_RESPONSE", "type \"\""},
+		{"an XML answer to a JSON request cannot confirm", "json", gbk(okXML), 200, payflow.Unknown, "", "not signed"},
+		{"no result id", "xml", gbk(strings.Replace(okXML, "<id>0000</id>", "", 1)), 200, 0, "BAD_RESPONSE", "without result.id"},
+		{"a node twice", "xml", gbk(strings.Replace(okXML, "<pay_type>503</pay_type>", "<pay_type>503</pay_type><pay_type>502</pay_type>", 1)), 200, 0, "BAD_RESPONSE", "appears twice"},
+		{"a key twice", "json", `{"response_type":"barcode_pay_response","result":{"id":"0005"},"result":{"id":"0000"}}`, 200, 0, "BAD_RESPONSE", "ambiguous"},
+		{"HTTP 502", "xml", "<html>bad gateway</html>", 502, 0, "HTTP_STATUS", "502"},
+		{"empty", "json", "", 200, 0, "BAD_RESPONSE", ""},
+		{"9999", "xml", gbk(strings.Replace(okXML, "<id>0000</id>", "<id>9999</id>", 1)), 200, payflow.Unknown, "", ""},
+		{"total not an amount", "xml", gbk(strings.Replace(okXML, "<result>", "<wxpay_res_info><total_fee>12.50</total_fee></wxpay_res_info><result>", 1)), 200, payflow.Unknown, "", "not an amount"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			c, err := yima.New(yima.Options{BaseURL: srv.URL, Isspid: isspid, SystemID: "8888", StoreID: "s1", PosID: "p1", Key: key,
+				Format: tc.format, VerifyAnswers: true})
+			require.NoError(t, err)
+			o, err := c.Pay(context.Background(), payflow.PayRequest{OrderNo: "26112100000100000001123456", Amount: 1250, AuthCode: code})
+			if tc.errCode != "" {
+				var ge *providers.GatewayError
+				require.ErrorAs(t, err, &ge)
+				assert.Equal(t, tc.errCode, ge.Code)
+				assert.Contains(t, ge.Error(), tc.says)
+				assert.NotErrorIs(t, err, payflow.ErrNotSent, "sent: in doubt")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.kind, o.Kind, "%+v", o)
+			assert.Contains(t, o.Message+o.OrderNo, tc.says)
+		})
+	}
 }

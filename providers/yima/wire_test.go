@@ -36,7 +36,7 @@ func TestVendorSamples(t *testing.T) {
 	assert.Equal(t, "10001", n.get("wxpay_res_info", "refund_fee"))
 
 	for _, name := range []string{"unifiedorder-answer.json", "unifiedorder-request.json", "cancel-request.json"} {
-		n, err = parseJSON(sample(t, name))
+		_, err = parseJSON(sample(t, name))
 		require.NoError(t, err, name)
 	}
 	n, _ = parseJSON(sample(t, "unifiedorder-answer.json"))

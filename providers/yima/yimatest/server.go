@@ -87,7 +87,6 @@ type Server struct {
 type refund struct {
 	org    string
 	amount int64
-	answer string // result id given
 }
 
 // New returns a fake gateway for one merchant and sign scheme.
@@ -484,11 +483,8 @@ func (s *Server) sign(body []byte) string {
 		json.Unmarshal(body, &v)
 		var parts []string
 		for k, raw := range v {
-			var str string
-			val := string(raw)
-			if json.Unmarshal(raw, &str) == nil {
-				val = str
-			} else {
+			var val string
+			if json.Unmarshal(raw, &val) != nil {
 				var c bytes.Buffer
 				json.Compact(&c, raw)
 				val = c.String()
