@@ -375,9 +375,9 @@ func TestCannedAnswers(t *testing.T) {
 	const okXML = `<?xml version="1.0" encoding="GBK"?><business_trans><response_type>barcode_pay_response</response_type><isspid>39493002</isspid><pos_seq>26112100000100000001123456</pos_seq><pay_type>503</pay_type><result><id>0000</id><comment>成功</comment></result></business_trans>`
 	for _, tc := range []struct {
 		name, format, body string
-		status           int
-		kind             payflow.Kind
-		errCode, says    string
+		status             int
+		kind               payflow.Kind
+		errCode, says      string
 	}{
 		{"paid, GBK XML", "xml", gbk(okXML), 200, payflow.Succeeded, "", ""},
 		{"declared GBK, sent as UTF-8", "xml", strings.Replace(okXML, "成功", "余额不足", 1), 200, 0, "BAD_RESPONSE", "is not valid GBK"},
