@@ -435,17 +435,20 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
 
 // Health is the answer of GET /v1/health.
 type Health struct {
-	Status         string                  `json:"status"` // ok | attention | degraded
-	Version        string                  `json:"version"`
-	Provider       string                  `json:"provider"` // the default gateway
-	Gateways       []payflow.GatewayStatus `json:"gateways"`
-	TillID         string                  `json:"till_id"`
-	Journal        string                  `json:"journal"`
-	InDoubt        int                     `json:"in_doubt"`
-	NeedsAttention int                     `json:"needs_attention"`
-	RefundsInDoubt int                     `json:"refunds_in_doubt"`
-	AwaitingScan   string                  `json:"awaiting_scan,omitempty"`
-	Message        string                  `json:"message,omitempty"`
+	Status   string                  `json:"status"` // ok | attention | degraded
+	Version  string                  `json:"version"`
+	Provider string                  `json:"provider"` // the default gateway
+	Gateways []payflow.GatewayStatus `json:"gateways"`
+	TillID   string                  `json:"till_id"`
+	Journal  string                  `json:"journal"`
+	InDoubt  int                     `json:"in_doubt"`
+	// AwaitingCustomer counts mini-program orders the customer may still
+	// pay: open, but nothing is wrong with them.
+	AwaitingCustomer int    `json:"awaiting_customer"`
+	NeedsAttention   int    `json:"needs_attention"`
+	RefundsInDoubt   int    `json:"refunds_in_doubt"`
+	AwaitingScan     string `json:"awaiting_scan,omitempty"`
+	Message          string `json:"message,omitempty"`
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
@@ -467,7 +470,13 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range open {
 		switch p.State {
-		case payflow.StatePaying, payflow.StateInDoubt, payflow.StateCancelling:
+		case payflow.StatePaying, payflow.StateInDoubt:
+			if p.MiniProgram != nil && p.MiniProgram.Pay != nil {
+				h.AwaitingCustomer++
+			} else {
+				h.InDoubt++
+			}
+		case payflow.StateCancelling:
 			h.InDoubt++
 		}
 		if p.Attention() {

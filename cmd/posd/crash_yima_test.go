@@ -154,6 +154,12 @@ func TestYimaThroughTheAPI(t *testing.T) {
 	assert.Regexp(t, `^prepay_id=wx\d+$`, p.MiniProgram.Pay.Package)
 	assert.NotEmpty(t, p.MiniProgram.Pay.PaySign)
 	assert.Equal(t, "miniprogram", p.Method)
+	var health struct{ InDoubt, AwaitingCustomer int }
+	var raw map[string]any
+	require.Equal(t, 200, d.request("GET", "/v1/health", nil, &raw))
+	health.InDoubt, health.AwaitingCustomer = int(raw["in_doubt"].(float64)), int(raw["awaiting_customer"].(float64))
+	assert.Equal(t, 1, health.AwaitingCustomer, "an order the customer may still pay is nothing to worry about")
+	assert.Zero(t, health.InDoubt)
 	var again payflow.Payment
 	require.Equal(t, 200, d.request("POST", "/v1/miniprogram-orders", map[string]any{"order_id": "M1", "amount": 1000, "buyer_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}, &again), "the same order again is the same payment")
 	assert.Equal(t, p.ID, again.ID)
