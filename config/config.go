@@ -57,8 +57,9 @@ type Scanner struct {
 	StripPrefix string   `toml:"strip_prefix"`
 	StripSuffix string   `toml:"strip_suffix"`
 	// hid
-	Interface *int   `toml:"interface"` // USB interface number, when the scanner has several
-	Format    string `toml:"format"`    // auto | keyboard | pos
+	Interface *int   `toml:"interface"`  // USB interface number, when the scanner has several
+	Format    string `toml:"format"`     // auto | keyboard | pos
+	HIDLayout string `toml:"hid_layout"` // auto | honeywell | newland: where a HID POS report keeps its data
 }
 
 // API configures the local HTTP API for the cash register.
@@ -351,8 +352,8 @@ func (s *Scanner) validate() error {
 		if s.Port == "" && s.USB == "" {
 			return errors.New("type serial needs port (e.g. /dev/ttyACM0, COM3) or usb (vid:pid)")
 		}
-		if s.Format != "" || s.Interface != nil {
-			return errors.New("format and interface are for type hid")
+		if s.Format != "" || s.Interface != nil || s.HIDLayout != "" {
+			return errors.New("format, interface and hid_layout are for type hid")
 		}
 	case "hid":
 		if s.USB == "" {
@@ -360,6 +361,14 @@ func (s *Scanner) validate() error {
 		}
 		if s.Port != "" || s.Baud != 0 || s.Suffix != "" {
 			return errors.New("port, baud and suffix are for type serial")
+		}
+		switch s.HIDLayout {
+		case "", "auto", "honeywell", "newland":
+		default:
+			return fmt.Errorf("hid_layout %q: use auto, honeywell (Honeywell, Access-IS) or newland (Newland, QUIO); docs/scanners.md", s.HIDLayout)
+		}
+		if s.HIDLayout != "" && s.HIDLayout != "auto" && s.Format == "keyboard" {
+			return errors.New("hid_layout is for format pos (HID POS reports), not keyboard")
 		}
 	default:
 		return fmt.Errorf("type %q: use serial or hid", s.Type)

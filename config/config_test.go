@@ -157,6 +157,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[[scanner]]\ntype = \"hid\"", "scanner[0]", "usb"},
 		{"[[scanner]]\ntype = \"hid\"\nusb = \"0c2e:0b61\"\nbaud = 9600", "scanner[0]", "for type serial"},
 		{"[[scanner]]\ntype = \"serial\"\nport = \"/dev/x\"\nformat = \"pos\"", "scanner[0]", "for type hid"},
+		{"[[scanner]]\ntype = \"hid\"\nusb = \"0c2e:0b61\"\nhid_layout = \"zebra\"", "scanner[0]", "honeywell"},
+		{"[[scanner]]\ntype = \"hid\"\nusb = \"0c2e:0b61\"\nformat = \"keyboard\"\nhid_layout = \"newland\"", "scanner[0]", "format pos"},
 		{"[[scanner]]\ntype = \"serial\"\nport = \"/dev/x\"\nbauds = 9600", "scanner.bauds", "unknown key"},
 		{"[[scanner]]\nname = \"a\"\ntype = \"serial\"\nport = \"/dev/x\"\n[[scanner]]\nname = \"a\"\ntype = \"serial\"\nport = \"/dev/y\"", "scanner[1].name", "two scanners"},
 	}

@@ -47,8 +47,14 @@ func TestHIDFixtures(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			want, reports := readFixture(t, file)
-			for _, format := range []string{scanner.FormatAuto, expectedFormat(file)} {
-				d := &scanner.ReportDecoder{Format: format}
+			type setting struct{ format, layout string }
+			settings := []setting{{scanner.FormatAuto, ""}, {expectedFormat(file), ""}}
+			if l := expectedLayout(file); l != "" {
+				settings = append(settings, setting{scanner.FormatPOS, l})
+			}
+			for _, s := range settings {
+				format := s.format + "/" + s.layout
+				d := &scanner.ReportDecoder{Format: s.format, Layout: s.layout}
 				var got []string
 				for _, r := range reports {
 					if r == nil {
@@ -63,6 +69,35 @@ func TestHIDFixtures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// expectedLayout is the HID POS layout a pos-<layout>-… fixture is in.
+func expectedLayout(file string) string {
+	for _, l := range []string{scanner.LayoutHoneywell, scanner.LayoutNewland} {
+		if strings.HasPrefix(filepath.Base(file), "pos-"+l+"-") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestLayoutDetection: each family is told from one report, and the old
+// reading of a Honeywell report (AIM id glued on, a QR's symbology letter
+// taken for "continued") does not come back.
+func TestLayoutDetection(t *testing.T) {
+	for _, file := range []string{"pos-honeywell-code128.hex", "pos-honeywell-qr.hex", "pos-honeywell-voyager-1602g.hex", "pos-newland-code128.hex", "pos-newland-qr.hex", "pos-newland-aim-prefixed.hex"} {
+		_, reports := readFixture(t, filepath.Join("testdata/hid", file))
+		assert.Equal(t, expectedLayout(file), scanner.DetectLayout(reports[0]), file)
+	}
+	assert.Equal(t, "", scanner.DetectLayout(make([]byte, 64)), "an empty report tells nothing")
+	assert.Equal(t, "", scanner.DetectLayout(make([]byte, 20)))
+
+	// A forced layout reads what auto would not: a short report, padded.
+	_, reports := readFixture(t, "testdata/hid/pos-newland-code128.hex")
+	d := &scanner.POSDecoder{Layout: scanner.LayoutNewland}
+	code, ok := d.Feed(reports[0][:63])
+	assert.True(t, ok)
+	assert.Equal(t, "134567890123456789", code)
 }
 
 func expectedFormat(file string) string {

@@ -18,6 +18,7 @@ type HIDConfig struct {
 	Serial    string // the USB serial number, when several identical scanners are attached
 	Interface int    // the USB interface, when a scanner exposes several; -1 for any
 	Format    string // auto, keyboard, pos
+	Layout    string // HID POS layout: auto, honeywell, newland
 }
 
 // HIDSource reads codes from a USB HID scanner through hidapi.
@@ -38,6 +39,13 @@ func NewHID(cfg HIDConfig) (*HIDSource, error) {
 	case FormatAuto, FormatKeyboard, FormatPOS:
 	default:
 		return nil, fmt.Errorf("format %q: use auto, keyboard or pos", cfg.Format)
+	}
+	switch cfg.Layout {
+	case "":
+		cfg.Layout = LayoutAuto
+	case LayoutAuto, LayoutHoneywell, LayoutNewland:
+	default:
+		return nil, fmt.Errorf("hid_layout %q: use auto, honeywell or newland", cfg.Layout)
 	}
 	if cfg.Name == "" {
 		cfg.Name = "hid:" + cfg.USB
@@ -114,7 +122,7 @@ func (s *HIDSource) Run(ctx context.Context, connected func(string), emit func(s
 	// detached, so the scanner types into the focused window again.
 	defer dev.Close()
 	connected(fmt.Sprintf("%s %s interface %d", info.Product, info.Path, info.Interface))
-	d := ReportDecoder{Format: s.cfg.Format}
+	d := ReportDecoder{Format: s.cfg.Format, Layout: s.cfg.Layout}
 	buf := make([]byte, 256)
 	for ctx.Err() == nil {
 		n, err := dev.ReadTimeout(buf, 200)

@@ -106,45 +106,118 @@ func pick(shift bool, shifted, plain byte) byte {
 	return plain
 }
 
-// HID POS input report layout (Usage Page 0x8C, Bar Code Scanner): a report
-// ID, the number of valid data bytes, 56 data bytes, three AIM symbology
-// identifier bytes, and a flags byte whose bit 0 says the code continues in
-// the next report.
+// HID POS (Usage Page 0x8C, Bar Code Scanner) input reports are 64 bytes,
+// the report ID first, the length of this report's data second, bit 0 of
+// the last byte set while more reports of the same code follow. Where the
+// data and the symbology are differs by maker; two layout families cover
+// the scanners posd is tested with (docs/scanners.md):
+//
+//	honeywell  Honeywell Voyager/Xenon, Access-IS: AIM symbology id at 2–4
+//	           (]C0 Code 128, ]Q1 QR, …), data from byte 5 (at most 56),
+//	           the maker's symbology letter at 61, reserved 62, flags 63.
+//	newland    Newland FM430, QUIO: data from byte 2 (at most 56), reserved
+//	           58–61, symbology id at 62, flags 63.
 const (
-	posDataLen   = 56
+	posReportLen = 64
 	posLenOffset = 1
-	posData      = 2
-	posSymbology = posData + posDataLen // 3 bytes
-	posFlags     = posSymbology + 3
-	posMinReport = posFlags + 1
+	posFlags     = 63
 	posContinued = 0x01
+	posMaxData   = 56
+
+	LayoutAuto      = "auto"
+	LayoutHoneywell = "honeywell"
+	LayoutNewland   = "newland"
 )
 
-// POSDecoder joins HID POS reports into codes.
+// Layouts lists the HID POS layouts hid_layout may name.
+var Layouts = []string{LayoutAuto, LayoutHoneywell, LayoutNewland}
+
+// posLayout is where one family puts a report's data.
+type posLayout struct {
+	data int // first data byte
+	end  int // one past the last byte data may use
+}
+
+var posLayouts = map[string]posLayout{
+	LayoutHoneywell: {data: 5, end: 61},
+	LayoutNewland:   {data: 2, end: 58},
+}
+
+// DetectLayout names the layout family of a HID POS report, from where
+// its symbology id is: a symbology id at 62 with 58–61 empty is Newland's;
+// otherwise an AIM id (]xy) at bytes 2–4 is Honeywell's. It returns ""
+// when the report does not tell (the decoder then waits for one that
+// does).
+func DetectLayout(r []byte) string {
+	if len(r) < posReportLen {
+		return ""
+	}
+	aim := r[2] == ']' && isAlnum(r[3]) && isAlnum(r[4])
+	newlandTail := r[58] == 0 && r[59] == 0 && r[60] == 0 && r[61] == 0 && r[62] != 0
+	switch {
+	case newlandTail:
+		// Honeywell keeps byte 62 reserved: a symbology id there is
+		// Newland's, even when the data starts with an AIM id (a scanner
+		// set to transmit them).
+		return LayoutNewland
+	case aim:
+		return LayoutHoneywell
+	}
+	return ""
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
+
+// POSDecoder joins HID POS reports into codes. Layout is one of Layouts;
+// in LayoutAuto the first report that tells decides, for the device's
+// life.
 type POSDecoder struct {
-	buf []byte
+	Layout string
+	buf    []byte
 }
 
 // Feed decodes one report and returns the code it completes, if any.
 func (d *POSDecoder) Feed(r []byte) (string, bool) {
-	if len(r) < posMinReport {
+	if len(r) < posReportLen {
+		if d.Layout == "" || d.Layout == LayoutAuto || len(r) < posFlags {
+			return "", false
+		}
+		r = append(append([]byte(nil), r...), make([]byte, posReportLen-len(r))...) // a forced layout: missing bytes are 0
+	}
+	if d.Layout == "" || d.Layout == LayoutAuto {
+		l := DetectLayout(r)
+		if l == "" {
+			return "", false
+		}
+		d.Layout = l
+	}
+	lay, ok := posLayouts[d.Layout]
+	if !ok {
 		return "", false
 	}
-	n := int(r[posLenOffset])
-	if n > posDataLen {
-		n = posDataLen
-	}
+	n := min(int(r[posLenOffset]), posMaxData, lay.end-lay.data)
 	if len(d.buf)+n <= maxFrame {
-		d.buf = append(d.buf, r[posData:posData+n]...)
+		d.buf = append(d.buf, r[lay.data:lay.data+n]...)
 	} else {
 		d.buf = d.buf[:0]
 	}
 	if r[posFlags]&posContinued != 0 {
 		return "", false
 	}
-	code := string(bytes.TrimRight(d.buf, "\r\n\x00"))
+	code := string(StripAIM(bytes.TrimRight(d.buf, "\r\n\x00")))
 	d.buf = d.buf[:0]
 	return code, code != ""
+}
+
+// StripAIM removes an AIM symbology identifier (]C0, ]Q1, ]E0, …) that a
+// scanner set to transmit it puts in front of the data.
+func StripAIM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == ']' && b[1] >= 'A' && b[1] <= 'Z' && isAlnum(b[2]) {
+		return b[3:]
+	}
+	return b
 }
 
 // Reset drops a partial code.
@@ -154,6 +227,7 @@ func (d *POSDecoder) Reset() { d.buf = d.buf[:0] }
 // FormatAuto the first report's length decides.
 type ReportDecoder struct {
 	Format string
+	Layout string // HID POS layout (Layouts); "" or auto: detected
 	kb     KeyboardDecoder
 	pos    POSDecoder
 }
@@ -164,13 +238,16 @@ func (d *ReportDecoder) Feed(r []byte) (string, bool) {
 		switch {
 		case len(r) == 8 || len(r) == 9:
 			d.Format = FormatKeyboard
-		case len(r) >= posMinReport:
+		case len(r) >= posReportLen:
 			d.Format = FormatPOS
 		default:
 			return "", false
 		}
 	}
 	if d.Format == FormatPOS {
+		if d.pos.Layout == "" {
+			d.pos.Layout = d.Layout
+		}
 		return d.pos.Feed(r)
 	}
 	return d.kb.Feed(r)

@@ -76,7 +76,7 @@ func buildScanners(cfg *config.Config) ([]scanner.Source, error) {
 			if sc.Interface != nil {
 				iface = *sc.Interface
 			}
-			src, err = scanner.NewHID(scanner.HIDConfig{Name: sc.Name, USB: sc.USB, Serial: sc.Serial, Interface: iface, Format: sc.Format})
+			src, err = scanner.NewHID(scanner.HIDConfig{Name: sc.Name, USB: sc.USB, Serial: sc.Serial, Interface: iface, Format: sc.Format, Layout: sc.HIDLayout})
 		}
 		if err != nil {
 			return nil, &config.Error{Key: fmt.Sprintf("scanner[%d]", i), Msg: err.Error()}
