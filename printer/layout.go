@@ -78,6 +78,18 @@ func ChannelName(channel string) string {
 		return "和包支付"
 	case "member":
 		return "会员余额"
+	case "baidu":
+		return "百度钱包"
+	case "jd":
+		return "京东钱包"
+	case "qq":
+		return "QQ钱包"
+	case "nfc":
+		return "NFC支付"
+	case "lakala":
+		return "拉卡拉钱包"
+	case "cmb":
+		return "招商银行"
 	}
 	return "其他"
 }

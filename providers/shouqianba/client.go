@@ -75,9 +75,6 @@ func New(opt Options) (*Client, error) {
 	if opt.HTTP == nil {
 		opt.HTTP = newHTTPClient()
 	}
-	if opt.DeviceID == "" {
-		opt.DeviceID = opt.TillID
-	}
 	t, err := opt.Terminal.Load()
 	if errors.Is(err, ErrNotActivated) && opt.Initial.SN != "" && opt.Initial.Key != "" {
 		t = opt.Initial
@@ -86,6 +83,10 @@ func New(opt Options) (*Client, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.DeviceID != "" && opt.DeviceID != "" && opt.DeviceID != t.DeviceID {
+		opt.Logger.Warn("device_id in the configuration differs from the one the terminal was activated with; using the terminal's",
+			"configured", opt.DeviceID, "terminal", t.DeviceID, "file", opt.Terminal.Path)
 	}
 	if opt.Initial.SN != "" && opt.Initial.SN != t.SN {
 		opt.Logger.Warn("terminal_sn in the configuration differs from the saved terminal; using the saved one (move the terminal file away to use the configured one)",
@@ -102,6 +103,27 @@ func newHTTPClient() *http.Client {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     90 * time.Second,
 	}}
+}
+
+// PayHold is how long one pay request may take (pay_request_timeout):
+// the engine's pay window is at least that, so the request is not cut
+// short by pay_timeout.
+func (c *Client) PayHold() time.Duration { return c.opt.PayTimeout }
+
+// deviceID is the device_id to send: the one the terminal was activated
+// with, else the configured one, else the till's id (terminals activated
+// before posd kept theirs were activated with it).
+func (c *Client) deviceID() string {
+	c.mu.Lock()
+	d := c.term.DeviceID
+	c.mu.Unlock()
+	switch {
+	case d != "":
+		return d
+	case c.opt.DeviceID != "":
+		return c.opt.DeviceID
+	}
+	return c.opt.TillID
 }
 
 // Terminal returns the credentials in use (for status displays; the key
@@ -221,7 +243,7 @@ func (c *Client) operator(op string) string {
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
 	o, _, err := c.call(ctx, callPay, "/upay/v2/pay", func(sn string) any {
 		return payBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), DynamicID: r.AuthCode,
-			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.opt.DeviceID, 32)}
+			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.deviceID(), 32)}
 	}, c.opt.PayTimeout)
 	return o, err
 }
@@ -283,7 +305,7 @@ type PrecreateRequest struct {
 func (c *Client) Precreate(ctx context.Context, r PrecreateRequest) (qrCode string, o payflow.Outcome, err error) {
 	o, env, err := c.call(ctx, callPrecreate, "/upay/v2/precreate", func(sn string) any {
 		return precreateBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), Payway: r.Payway,
-			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.opt.DeviceID, 32)}
+			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.deviceID(), 32)}
 	}, c.opt.CallTimeout)
 	if err == nil && o.Kind == payflow.Succeeded && env.BizResponse != nil && env.BizResponse.Data != nil {
 		qrCode = string(env.BizResponse.Data.QRCode)
@@ -339,11 +361,17 @@ func (c *Client) checkin(ctx context.Context, today string) {
 	}()
 	log := c.opt.Logger.With("terminal_sn", term.SN)
 	for attempt := 1; attempt <= 2; attempt++ {
-		key, err := checkin(ctx, c.http, c.opt.BaseURL, term, c.opt.DeviceID, c.opt.CallTimeout)
+		sn, key, err := checkin(ctx, c.http, c.opt.BaseURL, term, c.deviceID(), c.opt.CallTimeout)
 		if err == nil {
 			failpoint.Hit("checkin-answered")
 			next := term
 			next.PreviousKey, next.Key, next.CheckedIn, next.UpdatedAt = next.Key, key, today, c.opt.Now()
+			if sn != "" && sn != term.SN {
+				// The gateway names the terminal anew with its key: both go
+				// together from now on.
+				log.Warn("check-in answered another terminal_sn; using it", "new_terminal_sn", sn)
+				next.SN, next.PreviousKey = sn, ""
+			}
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if err := c.opt.Terminal.Save(next); err != nil {
@@ -367,13 +395,18 @@ func (c *Client) checkin(ctx context.Context, today string) {
 	}
 }
 
-// checkin asks for a new key, signed with t's current key.
-func checkin(ctx context.Context, hc *http.Client, base string, t Terminal, deviceID string, timeout time.Duration) (string, error) {
+// checkin asks for a new key, signed with t's current key. The answer
+// may name the terminal too (sn, "" when it does not).
+func checkin(ctx context.Context, hc *http.Client, base string, t Terminal, deviceID string, timeout time.Duration) (sn, key string, err error) {
 	env, _, err := post(ctx, hc, base+"/terminal/checkin", t.SN, t.Key, checkinBody{TerminalSN: t.SN, DeviceID: providers.Clip(deviceID, 32)}, timeout)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return credential(env, "check-in")
+	key, err = credential(env, "check-in")
+	if err != nil {
+		return "", "", err
+	}
+	return string(env.BizResponse.TerminalSN), key, nil
 }
 
 // credential reads the terminal key out of an activate or check-in answer.
@@ -430,7 +463,7 @@ func Activate(ctx context.Context, hc *http.Client, a Activation, f TerminalFile
 	if err != nil {
 		return Terminal{}, err
 	}
-	t := Terminal{SN: string(env.BizResponse.TerminalSN), Key: key, UpdatedAt: now}
+	t := Terminal{SN: string(env.BizResponse.TerminalSN), Key: key, DeviceID: a.DeviceID, UpdatedAt: now}
 	if t.SN == "" {
 		return Terminal{}, &providers.GatewayError{Gateway: "shouqianba", Code: "NO_TERMINAL_SN", Message: "activation answered no terminal_sn"}
 	}

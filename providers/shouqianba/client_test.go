@@ -61,7 +61,7 @@ func (f *fixture) newClient() *shouqianba.Client {
 	c, err := shouqianba.New(shouqianba.Options{
 		BaseURL: f.srv.URL, TillID: "till-01", Terminal: f.terminalFile(),
 		Initial: shouqianba.Terminal{SN: termSN, Key: termKey}, Now: f.clock.now,
-		PayTimeout: 5 * time.Second, CallTimeout: 2 * time.Second,
+		PayTimeout: 400 * time.Millisecond, CallTimeout: 2 * time.Second, // the pay window is at least the pay request's time (PayHolder)
 	})
 	require.NoError(f.t, err)
 	f.t.Cleanup(c.WaitCheckin) // before the directory it saves into goes

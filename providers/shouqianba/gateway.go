@@ -2,6 +2,8 @@ package shouqianba
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/machineid"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 )
@@ -27,7 +30,7 @@ type Config struct {
 	VendorKey         string          `toml:"vendor_key"`
 	AppID             string          `toml:"app_id"`
 	ActivationCode    string          `toml:"activation_code"`
-	DeviceID          string          `toml:"device_id"` // empty: till_id
+	DeviceID          string          `toml:"device_id"` // empty: derived from the machine id at activation
 	PayRequestTimeout config.Duration `toml:"pay_request_timeout"`
 	CallTimeout       config.Duration `toml:"call_timeout"`
 }
@@ -109,9 +112,13 @@ func activate(ctx context.Context, sec config.GatewaySection, env providers.Env)
 	if err != nil {
 		return "", err
 	}
-	device := c.DeviceID
+	device, why := c.DeviceID, "configured"
 	if device == "" {
-		device = env.TillID
+		if id, err := machineID(); err == nil {
+			device, why = DefaultDeviceID(id), "derived from this machine's id, so that no two tills share it"
+		} else {
+			device, why = env.TillID, "till_id: this system has no machine id ("+err.Error()+"); set device_id if another till has the same till_id"
+		}
 	}
 	file := TerminalFile{Path: TerminalPath(env.DataDir, env.Name)}
 	t, err := Activate(ctx, nil, Activation{
@@ -121,7 +128,20 @@ func activate(ctx context.Context, sec config.GatewaySection, env providers.Env)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("activated: terminal %s; its key is saved in %s (0600).\nRemove activation_code and vendor_key from the configuration, then start posd.", t.SN, file.Path), nil
+	return fmt.Sprintf("activated: terminal %s, device_id %s (%s); the key and device_id are saved in %s (0600).\nRemove activation_code and vendor_key from the configuration, then start posd.", t.SN, device, why, file.Path), nil
+}
+
+// machineID is the machine's id (a variable for tests).
+var machineID = machineid.ID
+
+// DefaultDeviceID is the device_id a till activates with when none is
+// configured: Shouqianba refuses a second terminal with the same
+// device_id under one app_id, so it must differ from till to till without
+// anyone choosing it. It is "posd-" and 16 hex digits of a hash of the
+// machine's id: stable for the machine, and the id itself is not sent.
+func DefaultDeviceID(machine string) string {
+	sum := sha256.Sum256([]byte("posd shouqianba device_id\x00" + machine))
+	return "posd-" + hex.EncodeToString(sum[:8])
 }
 
 // Account names the terminal the client charges with.

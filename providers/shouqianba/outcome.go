@@ -25,7 +25,8 @@ func r(call, field, value string, kind payflow.Kind) row {
 
 // outcomes is the whole mapping from Shouqianba's answers to posd's, one
 // row per code, tested row by row. Lookup order: http, then error (which
-// refines a FAIL), then biz, then order (for query's SUCCESS).
+// refines a FAIL), then the flow's status, then biz, then order (for
+// query's SUCCESS).
 var outcomes = providers.Table{
 	// Outer result_code: 400 is a request the gateway refused (bad
 	// parameters, signature, terminal): nothing happened. 500 is the
@@ -60,14 +61,17 @@ var outcomes = providers.Table{
 	r(callPay, "biz", "PAY_SUCCESS", payflow.Succeeded),
 	r(callPay, "biz", "PAY_FAIL", payflow.Failed), // failed and reversed
 	r(callPay, "biz", "PAY_IN_PROGRESS", payflow.InProgress),
-	r(callPay, "biz", "PAY_FAIL_ERROR", payflow.Broken),           // failed, channel state unknown
-	r(callPay, "biz", "PAY_FAIL_IN_PROGRESS", payflow.InProgress), // failed, reversal under way: ask again
-	r(callPay, "biz", "FAIL", payflow.Failed),                     // refused, no money moved
+	r(callPay, "biz", "PAY_FAIL_ERROR", payflow.Broken), // failed, channel state unknown
+	// Failed and the reversal did not settle: the vendor's list says to
+	// contact support, not to wait.
+	r(callPay, "biz", "PAY_FAIL_IN_PROGRESS", payflow.Broken),
+	r(callPay, "biz", "FAIL", payflow.Failed), // refused, no money moved
 	r(callCancel, "biz", "CANCEL_SUCCESS", payflow.Succeeded),
 	r(callCancel, "biz", "CANCEL_ABORT_SUCCESS", payflow.Succeeded),
 	r(callCancel, "biz", "CANCEL_ERROR", payflow.Broken),
 	r(callCancel, "biz", "CANCEL_ABORT_ERROR", payflow.Broken),
 	r(callCancel, "biz", "CANCEL_IN_PROGRESS", payflow.InProgress),
+	r(callCancel, "biz", "CANCEL_ABORT_IN_PROGRESS", payflow.InProgress), // the reversal of a pay in flight is under way: ask again
 	r(callCancel, "biz", "FAIL", payflow.Failed),
 	r(callRefund, "biz", "REFUND_SUCCESS", payflow.Succeeded),
 	r(callRefund, "biz", "REFUND_FAIL", payflow.Failed),
@@ -76,6 +80,8 @@ var outcomes = providers.Table{
 	r(callRefund, "biz", "FAIL", payflow.Failed),
 	r(callPrecreate, "biz", "PRECREATE_SUCCESS", payflow.Succeeded),
 	r(callPrecreate, "biz", "PRECREATE_FAIL", payflow.Failed),
+	r(callPrecreate, "biz", "PRECREATE_FAIL_ERROR", payflow.Broken),       // failed, the channel's state unknown
+	r(callPrecreate, "biz", "PRECREATE_FAIL_IN_PROGRESS", payflow.Broken), // as PAY_FAIL_IN_PROGRESS: contact support
 	r(callPrecreate, "biz", "FAIL", payflow.Failed),
 	r(callQuery, "biz", "FAIL", payflow.Unknown), // a query that failed says nothing about the order
 
@@ -90,6 +96,29 @@ var outcomes = providers.Table{
 	r(callQuery, "order", "REFUND_ERROR", payflow.Succeeded),
 	r(callQuery, "order", "CANCELED", payflow.Failed),
 	r(callQuery, "order", "CANCEL_ERROR", payflow.Broken),
+	r(callQuery, "order", "CANCEL_INPROGRESS", payflow.InProgress), // a cancel under way: ask again
+	r(callQuery, "order", "REFUND_INPROGRESS", payflow.Succeeded),  // paid; its refund is tracked apart
+	r(callQuery, "order", "INVALID_STATUS_CODE", payflow.Broken),   // a state the gateway itself cannot name
+
+	// The flow's status (data.status) of a pay: FAIL_IO_* and
+	// FAIL_PROTOCOL_* (the channel's answer lost or garbled) and
+	// FAIL_ERROR mean "do not deliver" in the vendor's demos, whatever the
+	// result code says: a person must settle the order. Read before the
+	// result code.
+	r(callPay, "status", "FAIL_IO_1", payflow.Broken),
+	r(callPay, "status", "FAIL_IO_2", payflow.Broken),
+	r(callPay, "status", "FAIL_IO_3", payflow.Broken),
+	r(callPay, "status", "FAIL_PROTOCOL_1", payflow.Broken),
+	r(callPay, "status", "FAIL_PROTOCOL_2", payflow.Broken),
+	r(callPay, "status", "FAIL_PROTOCOL_3", payflow.Broken),
+	r(callPay, "status", "FAIL_ERROR", payflow.Broken),
+	r(callQuery, "status", "FAIL_IO_1", payflow.Broken),
+	r(callQuery, "status", "FAIL_IO_2", payflow.Broken),
+	r(callQuery, "status", "FAIL_IO_3", payflow.Broken),
+	r(callQuery, "status", "FAIL_PROTOCOL_1", payflow.Broken),
+	r(callQuery, "status", "FAIL_PROTOCOL_2", payflow.Broken),
+	r(callQuery, "status", "FAIL_PROTOCOL_3", payflow.Broken),
+	r(callQuery, "status", "FAIL_ERROR", payflow.Broken),
 }
 
 var outcomeIndex = outcomes.Index()
@@ -114,6 +143,11 @@ func classify(call string, e *envelope) payflow.Kind {
 	if k, ok := lookup(call, "error", string(b.ErrorCode)); ok {
 		return k
 	}
+	if b.Data != nil {
+		if k, ok := lookup(call, "status", string(b.Data.Status)); ok {
+			return k
+		}
+	}
 	if call == callQuery && b.ResultCode == "SUCCESS" {
 		if b.Data == nil {
 			return payflow.Unknown
@@ -133,6 +167,10 @@ var channels = map[string]string{
 	"4":  "baidu",
 	"5":  "jd",
 	"6":  "qq",
+	"7":  "nfc",      // NFC
+	"8":  "lakala",   // 拉卡拉钱包
+	"15": "wechat",   // 拉卡拉微信
+	"16": "cmb",      // 招商银行
 	"17": "unionpay", // 银联云闪付
 	"18": "bestpay",  // 翼支付
 	"19": "wechat",   // 微信境外

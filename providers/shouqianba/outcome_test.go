@@ -57,13 +57,14 @@ func TestOutcomeTable(t *testing.T) {
 		{callPay, "biz", "PAY_FAIL", bizAnswer("PAY_FAIL", "EXPIRED_BARCODE"), payflow.Failed},
 		{callPay, "biz", "PAY_IN_PROGRESS", bizAnswer("PAY_IN_PROGRESS", ""), payflow.InProgress},
 		{callPay, "biz", "PAY_FAIL_ERROR", bizAnswer("PAY_FAIL_ERROR", "TRADE_FAILED"), payflow.Broken},
-		{callPay, "biz", "PAY_FAIL_IN_PROGRESS", bizAnswer("PAY_FAIL_IN_PROGRESS", ""), payflow.InProgress},
+		{callPay, "biz", "PAY_FAIL_IN_PROGRESS", bizAnswer("PAY_FAIL_IN_PROGRESS", ""), payflow.Broken},
 		{callPay, "biz", "FAIL", bizAnswer("FAIL", "INVALID_BARCODE"), payflow.Failed},
 		{callCancel, "biz", "CANCEL_SUCCESS", bizAnswer("CANCEL_SUCCESS", ""), payflow.Succeeded},
 		{callCancel, "biz", "CANCEL_ABORT_SUCCESS", bizAnswer("CANCEL_ABORT_SUCCESS", ""), payflow.Succeeded},
 		{callCancel, "biz", "CANCEL_ERROR", bizAnswer("CANCEL_ERROR", "UPAY_TCP_ORDER_NOT_REFUNDABLE"), payflow.Broken},
 		{callCancel, "biz", "CANCEL_ABORT_ERROR", bizAnswer("CANCEL_ABORT_ERROR", ""), payflow.Broken},
 		{callCancel, "biz", "CANCEL_IN_PROGRESS", bizAnswer("CANCEL_IN_PROGRESS", ""), payflow.InProgress},
+		{callCancel, "biz", "CANCEL_ABORT_IN_PROGRESS", bizAnswer("CANCEL_ABORT_IN_PROGRESS", ""), payflow.InProgress},
 		{callCancel, "biz", "FAIL", bizAnswer("FAIL", "UPAY_CANCEL_INVALID_ORDER_STATE"), payflow.Failed},
 		{callRefund, "biz", "REFUND_SUCCESS", bizAnswer("REFUND_SUCCESS", ""), payflow.Succeeded},
 		{callRefund, "biz", "REFUND_FAIL", bizAnswer("REFUND_FAIL", "REFUND_AMT_NOT_EQUAL_TOTAL"), payflow.Failed},
@@ -72,6 +73,8 @@ func TestOutcomeTable(t *testing.T) {
 		{callRefund, "biz", "FAIL", bizAnswer("FAIL", "UPAY_REFUND_INVALID_ORDER_STATE"), payflow.Failed},
 		{callPrecreate, "biz", "PRECREATE_SUCCESS", bizAnswer("PRECREATE_SUCCESS", ""), payflow.Succeeded},
 		{callPrecreate, "biz", "PRECREATE_FAIL", bizAnswer("PRECREATE_FAIL", ""), payflow.Failed},
+		{callPrecreate, "biz", "PRECREATE_FAIL_ERROR", bizAnswer("PRECREATE_FAIL_ERROR", ""), payflow.Broken},
+		{callPrecreate, "biz", "PRECREATE_FAIL_IN_PROGRESS", bizAnswer("PRECREATE_FAIL_IN_PROGRESS", ""), payflow.Broken},
 		{callPrecreate, "biz", "FAIL", bizAnswer("FAIL", "X"), payflow.Failed},
 		{callQuery, "biz", "FAIL", bizAnswer("FAIL", "SOMETHING_ELSE"), payflow.Unknown},
 
@@ -84,6 +87,23 @@ func TestOutcomeTable(t *testing.T) {
 		{callQuery, "order", "REFUND_ERROR", order("REFUND_ERROR"), payflow.Succeeded},
 		{callQuery, "order", "CANCELED", order("CANCELED"), payflow.Failed},
 		{callQuery, "order", "CANCEL_ERROR", order("CANCEL_ERROR"), payflow.Broken},
+		{callQuery, "order", "CANCEL_INPROGRESS", order("CANCEL_INPROGRESS"), payflow.InProgress},
+		{callQuery, "order", "REFUND_INPROGRESS", order("REFUND_INPROGRESS"), payflow.Succeeded},
+		{callQuery, "order", "INVALID_STATUS_CODE", order("INVALID_STATUS_CODE"), payflow.Broken},
+	}
+	// The flow's status: "do not deliver", even beside a success code.
+	for _, st := range []string{"FAIL_IO_1", "FAIL_IO_2", "FAIL_IO_3", "FAIL_PROTOCOL_1", "FAIL_PROTOCOL_2", "FAIL_PROTOCOL_3", "FAIL_ERROR"} {
+		tests = append(tests,
+			struct {
+				call, field, value string
+				body               string
+				want               payflow.Kind
+			}{callPay, "status", st, fmt.Sprintf(`{"result_code":"200","biz_response":{"result_code":"PAY_SUCCESS","data":{"sn":"7894259244067349","client_sn":"1","payway":"3","status":%q,"order_status":"PAID"}}}`, st), payflow.Broken},
+			struct {
+				call, field, value string
+				body               string
+				want               payflow.Kind
+			}{callQuery, "status", st, fmt.Sprintf(`{"result_code":"200","biz_response":{"result_code":"SUCCESS","data":{"sn":"7894259244067349","client_sn":"1","payway":"3","status":%q,"order_status":"PAID"}}}`, st), payflow.Broken})
 	}
 	// Every answer also goes over the wire: the fake gateway checks the
 	// client's signature and answers the canned body.

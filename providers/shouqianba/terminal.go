@@ -13,11 +13,14 @@ import (
 // Terminal is the till's identity at Shouqianba: its serial number and
 // signing key, rotated by the daily check-in.
 type Terminal struct {
-	SN          string    `json:"terminal_sn"`
-	Key         string    `json:"terminal_key"`
-	PreviousKey string    `json:"previous_key,omitempty"` // still accepted by the gateway after a check-in
-	CheckedIn   string    `json:"checked_in,omitempty"`   // local day (YYYY-MM-DD) of the last check-in
-	UpdatedAt   time.Time `json:"updated_at"`
+	SN          string `json:"terminal_sn"`
+	Key         string `json:"terminal_key"`
+	PreviousKey string `json:"previous_key,omitempty"` // still accepted by the gateway after a check-in
+	CheckedIn   string `json:"checked_in,omitempty"`   // local day (YYYY-MM-DD) of the last check-in
+	// DeviceID is the device_id the terminal was activated with; check-ins
+	// and pays send it. Empty for terminals from before posd kept it.
+	DeviceID  string    `json:"device_id,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // ErrNotActivated means there are no terminal credentials yet.

@@ -95,6 +95,19 @@ type Server struct {
 	// CheckinGate, when set, holds every check-in until it is closed: a
 	// slow gateway.
 	CheckinGate chan struct{}
+	devices     map[string]string // device_id → terminal_sn: unique within the app_id
+	renames     map[string]string // terminal_sn → the one its next check-in answers
+}
+
+// RenameOnCheckin makes terminal sn's next check-in answer the terminal
+// serial number to instead: from then on only to is known.
+func (s *Server) RenameOnCheckin(sn, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.renames == nil {
+		s.renames = map[string]string{}
+	}
+	s.renames[sn] = to
 }
 
 // Can makes the gateway answer body, verbatim, to every correctly signed
@@ -316,12 +329,18 @@ func (s *Server) activate(w http.ResponseWriter, body []byte, signer, sign strin
 		reply(w, http.StatusOK, commError("INVALID_PARAMS", "device_id 不可以为空"))
 	case !s.codes[req["code"]]:
 		reply(w, http.StatusOK, bizFail("FAIL", "INVALID_ACTIVATION_CODE", "激活码无效"))
+	case s.devices[req["device_id"]] != "":
+		reply(w, http.StatusOK, bizFail("FAIL", "DEVICE_ID_ALREADY_BOUND", "设备号已被终端"+s.devices[req["device_id"]]+"使用"))
 	default:
 		delete(s.codes, req["code"])
 		s.seq++
 		sn := fmt.Sprintf("1009%08d", s.seq)
 		key := fmt.Sprintf("%032x", md5.Sum([]byte(sn+"activate")))
 		s.terminals[sn] = &terminal{key: key}
+		if s.devices == nil {
+			s.devices = map[string]string{}
+		}
+		s.devices[req["device_id"]] = sn
 		reply(w, http.StatusOK, answer{"result_code": "200", "biz_response": answer{"terminal_sn": sn, "terminal_key": key}})
 	}
 }
@@ -339,6 +358,12 @@ func (s *Server) checkin(w http.ResponseWriter, sn string) {
 	t.prev = t.key
 	t.key = fmt.Sprintf("%032x", md5.Sum([]byte(fmt.Sprintf("%s-key-%d", sn, t.checkins))))
 	key := t.key
+	if to := s.renames[sn]; to != "" {
+		delete(s.renames, sn)
+		s.terminals[to] = t
+		delete(s.terminals, sn)
+		sn = to
+	}
 	s.checkinsServed++
 	lose := s.checkinsServed <= s.DropCheckins
 	s.mu.Unlock()
