@@ -14,6 +14,7 @@ import (
 
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers"
 	"github.com/tillworks/posd/providers/shouqianba"
 	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
@@ -97,4 +98,13 @@ func TestCheckinRenamesTerminal(t *testing.T) {
 	assert.Equal(t, bad, fake.BadSignatures)
 	assert.Equal(t, 50*time.Second, c.PayHold(), "pay_request_timeout's default: the engine's pay window is at least that")
 	var _ payflow.PayHolder = c
+}
+
+// TestPaywayNames: every payway the vendor lists has a wallet, and every
+// wallet a name on the receipt (7, 8, 15 and 16 printed as 其他 before).
+func TestPaywayNames(t *testing.T) {
+	for payway, name := range map[string]string{"1": "支付宝", "2": "支付宝", "3": "微信支付", "4": "百度钱包", "5": "京东钱包", "6": "QQ钱包",
+		"7": "NFC支付", "8": "拉卡拉钱包", "15": "微信支付", "16": "招商银行", "17": "云闪付", "18": "翼支付", "19": "微信支付"} {
+		assert.Equal(t, name, printer.ChannelName(shouqianba.Channel(payway)), "payway %s", payway)
+	}
 }
