@@ -92,9 +92,12 @@ type Printer struct {
 	Baud      int      `toml:"baud"`    // serial
 	Dir       string   `toml:"dir"`     // file: where receipts go; empty: <data_dir>/receipts
 	WidthMM   int      `toml:"width_mm"`
-	Encoding  string   `toml:"encoding"` // gb18030 | gbk | cp936 | cp437
-	Drawer    bool     `toml:"drawer"`   // open the cash drawer with each payment receipt
-	Logo      string   `toml:"logo"`     // a black-and-white PNG printed at the top
+	Encoding  string   `toml:"encoding"`  // gbk | gb18030 | cp437 (cp936: gbk)
+	Profile   string   `toml:"profile"`   // what the printer can do: docs/printers.md (default generic)
+	QR        string   `toml:"qr"`        // native | escz | raster; empty: the profile's
+	FourByte  bool     `toml:"four_byte"` // gb18030: send four-byte codes (emoji, rare characters); the font must have them
+	Drawer    bool     `toml:"drawer"`    // open the cash drawer with each payment receipt
+	Logo      string   `toml:"logo"`      // a black-and-white PNG printed at the top
 	StoreName string   `toml:"store_name"`
 	Header    []string `toml:"header"`
 	Footer    []string `toml:"footer"`
@@ -133,7 +136,7 @@ func Default() *Config {
 			RefundAttempts:      20,
 		},
 		Store:   Store{RetentionDays: 400},
-		Printer: Printer{Type: "file", WidthMM: 80, Encoding: "gb18030", StoreName: "posd demo store"},
+		Printer: Printer{Type: "file", WidthMM: 80, Encoding: "gbk", StoreName: "posd demo store"},
 	}
 }
 
@@ -341,7 +344,7 @@ func (c *Config) Validate() error {
 	switch c.Printer.Encoding {
 	case "gb18030", "gbk", "cp936", "cp437":
 	default:
-		return bad("printer.encoding", "%q: use gb18030, gbk, cp936 (GBK as code page 255) or cp437", c.Printer.Encoding)
+		return bad("printer.encoding", "%q: use gbk (every Chinese printer), gb18030 (fonts with four-byte codes) or cp437 (no Chinese)", c.Printer.Encoding)
 	}
 	return nil
 }

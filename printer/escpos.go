@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	"rsc.io/qr"
 )
 
 // ESC/POS bytes.
@@ -37,33 +38,104 @@ const (
 	Right  Alignment = 2
 )
 
-// Charset says how text is sent to the printer.
+// Charset says how text is sent to the printer, and how wide it prints.
 type Charset struct {
-	Name     string
-	enc      encoding.Encoding
-	chinese  bool // use the printer's Chinese mode (FS &)
-	codePage int  // ESC t n, when not Chinese
+	Name    string
+	enc     encoding.Encoding
+	chinese bool // use the printer's Chinese mode (FS &): every multi-byte code prints two columns wide
+	// fourByte allows GB18030's four-byte sequences (emoji, rare
+	// characters): only for printer fonts that have them. Most Chinese
+	// printer fonts have the two-byte codes only and print junk for them.
+	fourByte bool
 }
 
 // Charsets posd knows, by their configuration name.
 var charsets = map[string]Charset{
-	"gb18030": {Name: "gb18030", enc: simplifiedchinese.GB18030, chinese: true},
 	"gbk":     {Name: "gbk", enc: simplifiedchinese.GBK, chinese: true},
-	"cp437":   {Name: "cp437", enc: charmap.CodePage437, codePage: 0},
-	"cp936":   {Name: "cp936", enc: simplifiedchinese.GBK, codePage: 255}, // printers that take GBK as code page 255 instead of FS &
+	"gb18030": {Name: "gb18030", enc: simplifiedchinese.GB18030, chinese: true},
+	"cp437":   {Name: "cp437", enc: charmap.CodePage437},
 }
 
-// LookupCharset returns the named charset: gb18030 (default), gbk, cp437,
-// or cp936 (GBK selected as a code page, for printers without FS &).
+// LookupCharset returns the named charset: gbk (the default: two-byte GB
+// codes, which every Chinese printer font has), gb18030 (the same two-byte
+// codes; its four-byte sequences only WithFourByte), or cp437 (no
+// Chinese). cp936 is GBK's code-page name and means gbk: the ESC t 255
+// posd once sent for it selects Epson's user-defined page, not GBK.
 func LookupCharset(name string) (Charset, error) {
-	if name == "" {
-		name = "gb18030"
+	switch strings.ToLower(name) {
+	case "", "cp936":
+		name = "gbk"
 	}
 	cs, ok := charsets[strings.ToLower(name)]
 	if !ok {
-		return Charset{}, fmt.Errorf("encoding %q: use gb18030, gbk, cp936 or cp437", name)
+		return Charset{}, fmt.Errorf("encoding %q: use gbk, gb18030 or cp437", name)
 	}
 	return cs, nil
+}
+
+// WithFourByte returns gb18030 with its four-byte sequences (emoji, rare
+// characters) sent, for a printer whose font has them; other charsets are
+// returned as they are.
+func (cs Charset) WithFourByte() Charset {
+	if cs.Name == "gb18030" {
+		cs.fourByte = true
+	}
+	return cs
+}
+
+// Chinese reports whether the charset uses the printer's Chinese mode.
+func (cs Charset) Chinese() bool { return cs.chinese }
+
+// FourByte reports whether GB18030's four-byte sequences are sent.
+func (cs Charset) FourByte() bool { return cs.fourByte }
+
+// encodeRune is what the printer is sent for r: '?' for what the charset
+// (or the font) cannot print and for control characters, which could
+// smuggle printer commands in from a field such as an order id.
+func (cs Charset) encodeRune(r rune, buf []byte) []byte {
+	switch {
+	case r < 0x20 || r == 0x7F || (r >= 0x80 && r < 0xA0) || r == utf8.RuneError:
+		return append(buf, '?')
+	case r < 0x80:
+		return append(buf, byte(r))
+	case r == '¥' && cs.chinese:
+		r = '￥' // U+00A5 is a four-byte GB18030 sequence; the fullwidth sign is in every font
+	}
+	var tmp [4]byte
+	n := utf8.EncodeRune(tmp[:], r)
+	out, err := cs.enc.NewEncoder().Bytes(tmp[:n])
+	switch {
+	case err != nil || len(out) == 0:
+		return append(buf, '?')
+	case len(out) == 1 && out[0] >= 0x80 && cs.chinese:
+		return append(buf, '?') // GBK's lone 0x80 (€): no printer's Chinese mode takes it
+	case len(out) == 4 && !cs.fourByte:
+		return append(buf, '?')
+	}
+	return append(buf, out...)
+}
+
+// RuneWidth is how many columns r takes on paper: in Chinese mode every
+// multi-byte code prints full width, two columns (·, ×, —, “”, ① too,
+// whatever Unicode says of them); otherwise one.
+func (cs Charset) RuneWidth(r rune) int {
+	if !cs.chinese || r < 0x80 {
+		return 1
+	}
+	var buf [4]byte
+	if b := cs.encodeRune(r, buf[:0]); len(b) > 1 {
+		return 2
+	}
+	return 1
+}
+
+// Width is how many columns s takes on paper in this charset.
+func (cs Charset) Width(s string) int {
+	n := 0
+	for _, r := range s {
+		n += cs.RuneWidth(r)
+	}
+	return n
 }
 
 // Encoder writes ESC/POS commands. Errors stick: after the first failed
@@ -98,13 +170,13 @@ func (e *Encoder) Flush() error {
 func (e *Encoder) Err() error { return e.err }
 
 // Init resets the printer (ESC @) and selects the text mode: Chinese mode
-// (FS &) or the code page (FS . then ESC t n).
+// (FS &), or the code page (FS . then ESC t 0).
 func (e *Encoder) Init() *Encoder {
 	e.raw(esc, '@')
 	if e.cs.chinese {
 		return e.raw(fs, '&')
 	}
-	return e.raw(fs, '.', esc, 't', byte(e.cs.codePage))
+	return e.raw(fs, '.', esc, 't', 0)
 }
 
 // Align sets the alignment (ESC a n).
@@ -113,8 +185,16 @@ func (e *Encoder) Align(a Alignment) *Encoder { return e.raw(esc, 'a', byte(a)) 
 // Bold turns emphasis on or off (ESC E n).
 func (e *Encoder) Bold(on bool) *Encoder { return e.raw(esc, 'E', b2b(on)) }
 
-// Underline turns underlining on (one dot) or off (ESC - n).
-func (e *Encoder) Underline(on bool) *Encoder { return e.raw(esc, '-', b2b(on)) }
+// Underline turns underlining on (one dot) or off: ESC - n for single-byte
+// characters and, in Chinese mode, FS - n for the Chinese ones, which
+// ESC - does not reach.
+func (e *Encoder) Underline(on bool) *Encoder {
+	e.raw(esc, '-', b2b(on))
+	if e.cs.chinese {
+		e.raw(fs, '-', b2b(on))
+	}
+	return e
+}
 
 // Size sets character width and height multipliers, 1 to 8 (GS ! n).
 func (e *Encoder) Size(w, h int) *Encoder {
@@ -140,40 +220,33 @@ func (e *Encoder) Cut(partial bool) *Encoder {
 // Drawer pulses cash-drawer pin 2 (ESC p 0 t1 t2), 50 ms on, 500 ms off.
 func (e *Encoder) Drawer() *Encoder { return e.raw(esc, 'p', 0, 25, 250) }
 
-// Text writes s in the charset. Characters the charset cannot represent,
-// and control characters (which could smuggle printer commands in from a
-// field such as an order id), become '?'.
+// Text writes s in the charset (see Charset.encodeRune for what prints as
+// '?').
 func (e *Encoder) Text(s string) *Encoder {
 	if e.err != nil {
 		return e
 	}
-	enc := e.cs.enc.NewEncoder()
 	var buf [8]byte
 	for _, r := range s {
-		switch {
-		case r == '\n':
+		if r == '\n' {
 			e.raw(lf)
 			continue
-		case r < 0x20 || r == 0x7F || (r >= 0x80 && r < 0xA0) || r == utf8.RuneError:
-			e.raw('?')
-			continue
-		case r < 0x80:
-			e.raw(byte(r))
-			continue
 		}
-		n := utf8.EncodeRune(buf[:], r)
-		out, err := enc.Bytes(buf[:n])
-		if err != nil || len(out) == 0 {
-			e.raw('?')
-			continue
-		}
-		e.raw(out...)
+		e.raw(e.cs.encodeRune(r, buf[:0])...)
 	}
 	return e
 }
 
-// QR prints a QR code (GS ( k, model 2): module size 1–16 dots, error
-// correction level 'L', 'M', 'Q' or 'H'; the data is stored, then printed.
+// QR modes: how a printer is told to print a QR code.
+const (
+	QRNative = "native" // GS ( k, model 2: Epson and most 80 mm printers
+	QRESCZ   = "escz"   // ESC Z: some Chinese OEM firmwares
+	QRRaster = "raster" // the code drawn by posd and sent as a GS v 0 image, which every printer prints
+)
+
+// QR prints a QR code in the native command (GS ( k, model 2): module
+// size 1–16 dots, error correction level 'L', 'M', 'Q' or 'H'; the data
+// is stored, then printed.
 func (e *Encoder) QR(data string, size int, level byte) *Encoder {
 	lv := map[byte]byte{'L': 48, 'M': 49, 'Q': 50, 'H': 51}[level]
 	if lv == 0 {
@@ -186,6 +259,52 @@ func (e *Encoder) QR(data string, size int, level byte) *Encoder {
 	e.raw(gs, '(', 'k', byte(n), byte(n>>8), 49, 80, 48)
 	e.raw([]byte(data)...)
 	return e.raw(gs, '(', 'k', 3, 0, 49, 81, 48)
+}
+
+// QRESCZ prints a QR code with ESC Z m n k dL dH data, the command some
+// Chinese OEM firmwares have instead of GS ( k: version m (0: as small as
+// fits), level n ('L', 'M', 'Q', 'H'), module size k (1–8 dots).
+func (e *Encoder) QRESCZ(data string, size int, level byte) *Encoder {
+	if level != 'L' && level != 'Q' && level != 'H' {
+		level = 'M'
+	}
+	n := len(data)
+	e.raw(esc, 'Z', 0, level, byte(clamp(size, 1, 8)), byte(n), byte(n>>8))
+	return e.raw([]byte(data)...)
+}
+
+// QRRaster draws the QR code itself (rsc.io/qr) and prints it as an image
+// (GS v 0): module size dots per module, with the four-module quiet zone.
+// An error (data too long for a QR code) prints nothing and is reported.
+func (e *Encoder) QRRaster(data string, size int, level byte) error {
+	lv := map[byte]qr.Level{'L': qr.L, 'M': qr.M, 'Q': qr.Q, 'H': qr.H}[level]
+	if level != 'L' && level != 'Q' && level != 'H' {
+		lv = qr.M
+	}
+	code, err := qr.Encode(data, lv)
+	if err != nil {
+		return fmt.Errorf("printer: QR code of %d bytes: %w", len(data), err)
+	}
+	size = clamp(size, 1, 16)
+	side := (code.Size + 8) * size
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	for y := 0; y < code.Size; y++ {
+		for x := 0; x < code.Size; x++ {
+			if !code.Black(x, y) {
+				continue
+			}
+			for dy := 0; dy < size; dy++ {
+				for dx := 0; dx < size; dx++ {
+					img.Pix[(4*size+y*size+dy)*img.Stride+4*size+x*size+dx] = 0
+				}
+			}
+		}
+	}
+	e.Raster(img)
+	return nil
 }
 
 // Code128 prints a CODE128 barcode of printable ASCII (GS k 73), in code

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/width"
-
 	"github.com/tillworks/posd/payflow"
 )
 
@@ -48,6 +46,10 @@ type Layout struct {
 	Footer    []string
 	Drawer    bool        // pulse the cash drawer after a payment receipt
 	Logo      image.Image // printed at the top, at most the paper's width in dots
+	// Profile is what the printer can do (zero: DefaultProfile's); QR,
+	// when set, overrides its QR mode.
+	Profile Profile
+	QR      string
 	// Now stamps test pages; receipts carry the payment's own times.
 	Now func() time.Time
 }
@@ -109,27 +111,9 @@ func stateName(s string) string {
 	return s
 }
 
-// Width is how many columns s takes on the printer: East-Asian wide and
-// fullwidth characters take two.
-func Width(s string) int {
-	n := 0
-	for _, r := range s {
-		n += runeWidth(r)
-	}
-	return n
-}
-
-func runeWidth(r rune) int {
-	switch width.LookupRune(r).Kind() {
-	case width.EastAsianWide, width.EastAsianFullwidth:
-		return 2
-	}
-	return 1
-}
-
-// Wrap cuts s into lines of at most cols columns, never inside a
-// character.
-func Wrap(s string, cols int) []string {
+// Wrap cuts s into lines of at most cols columns as the charset prints
+// them, never inside a character.
+func (cs Charset) Wrap(s string, cols int) []string {
 	if cols < 2 {
 		cols = 2
 	}
@@ -137,7 +121,7 @@ func Wrap(s string, cols int) []string {
 	var cur strings.Builder
 	w := 0
 	for _, r := range s {
-		rw := runeWidth(r)
+		rw := cs.RuneWidth(r)
 		if w+rw > cols {
 			lines = append(lines, cur.String())
 			cur.Reset()
@@ -154,26 +138,26 @@ func Wrap(s string, cols int) []string {
 
 // row lays out "label  value" on cols columns: the value right-aligned,
 // wrapped onto more lines (indented past the label) when it is long.
-func row(label, value string, cols int) []string {
-	lw := Width(label)
-	if lw+1+Width(value) <= cols {
-		return []string{label + strings.Repeat(" ", cols-lw-Width(value)) + value}
+func (cs Charset) row(label, value string, cols int) []string {
+	lw := cs.Width(label)
+	if lw+1+cs.Width(value) <= cols {
+		return []string{label + strings.Repeat(" ", cols-lw-cs.Width(value)) + value}
 	}
 	room := cols - lw - 1
 	if room < cols/3 { // a very long label: value on its own lines
 		out := []string{label}
-		for _, l := range Wrap(value, cols) {
-			out = append(out, strings.Repeat(" ", cols-Width(l))+l)
+		for _, l := range cs.Wrap(value, cols) {
+			out = append(out, strings.Repeat(" ", cols-cs.Width(l))+l)
 		}
 		return out
 	}
 	var out []string
-	for i, l := range Wrap(value, room) {
+	for i, l := range cs.Wrap(value, room) {
 		lead := strings.Repeat(" ", lw)
 		if i == 0 {
 			lead = label
 		}
-		out = append(out, lead+strings.Repeat(" ", cols-lw-Width(l))+l)
+		out = append(out, lead+strings.Repeat(" ", cols-lw-cs.Width(l))+l)
 	}
 	return out
 }
@@ -181,29 +165,29 @@ func row(label, value string, cols int) []string {
 // itemLines lays out sold items: the name on the left (wrapped when long),
 // then quantity and line total right-aligned in fixed columns, so that the
 // figures line up whatever mix of Chinese and ASCII the names are.
-func itemLines(items []payflow.Item, cols int, money func(int64) string) []string {
+func (cs Charset) itemLines(items []payflow.Item, cols int, money func(int64) string) []string {
 	// The figure columns are as wide as their widest entry and a space.
-	qtyW, amountW := Width("数量")+1, Width("金额")+1
+	qtyW, amountW := cs.Width("数量")+1, cs.Width("金额")+1
 	for _, it := range items {
-		qtyW = max(qtyW, Width(fmt.Sprintf("x%d", it.Quantity))+1)
-		amountW = max(amountW, Width(money(it.Amount))+1)
+		qtyW = max(qtyW, cs.Width(fmt.Sprintf("x%d", it.Quantity))+1)
+		amountW = max(amountW, cs.Width(money(it.Amount))+1)
 	}
 	nameW := cols - qtyW - amountW
 	var out []string
-	out = append(out, fit("商品", nameW)+pad("数量", Width("数量"), qtyW, Right)+pad("金额", Width("金额"), amountW, Right))
+	out = append(out, cs.fit("商品", nameW)+pad("数量", cs.Width("数量"), qtyW, Right)+pad("金额", cs.Width("金额"), amountW, Right))
 	for _, it := range items {
-		names := Wrap(it.Name, nameW-1)
+		names := cs.Wrap(it.Name, nameW-1)
 		qty := fmt.Sprintf("x%d", it.Quantity)
 		amt := money(it.Amount)
-		out = append(out, fit(names[0], nameW)+pad(qty, Width(qty), qtyW, Right)+pad(amt, Width(amt), amountW, Right))
+		out = append(out, cs.fit(names[0], nameW)+pad(qty, cs.Width(qty), qtyW, Right)+pad(amt, cs.Width(amt), amountW, Right))
 		out = append(out, names[1:]...)
 	}
 	return out
 }
 
 // fit pads s with spaces to w columns.
-func fit(s string, w int) string {
-	if d := w - Width(s); d > 0 {
+func (cs Charset) fit(s string, w int) string {
+	if d := w - cs.Width(s); d > 0 {
 		return s + strings.Repeat(" ", d)
 	}
 	return s
@@ -230,6 +214,8 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 			e.Text(s).LF()
 		}
 	}
+	cs := l.Charset
+	row, wrap := cs.row, cs.Wrap
 	rule := strings.Repeat("-", cols)
 
 	e.Init().Align(Center)
@@ -238,11 +224,11 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	}
 	if l.StoreName != "" {
 		e.Bold(true).Size(2, 2)
-		lines(Wrap(l.StoreName, cols/2))
+		lines(wrap(l.StoreName, cols/2))
 		e.Size(1, 1).Bold(false)
 	}
 	for _, h := range l.Header {
-		lines(Wrap(h, cols))
+		lines(wrap(h, cols))
 	}
 	title := "收款凭证"
 	if r != nil {
@@ -254,7 +240,7 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	}
 	e.Align(Left).Text(rule).LF()
 	if r == nil && len(p.Items) > 0 {
-		lines(itemLines(p.Items, cols, l.money))
+		lines(cs.itemLines(p.Items, cols, l.money))
 		e.Text(rule).LF()
 	}
 
@@ -303,20 +289,63 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	e.Text(rule).LF()
 	e.Align(Center)
 	if r == nil {
-		e.QR(p.ID, 6, 'M').LF()
+		if err := l.qr(e, p.ID); err != nil {
+			return nil, err
+		}
+		e.LF()
 		e.Text("退款请扫码 " + p.ID).LF()
 	}
 	for _, f := range l.Footer {
-		lines(Wrap(f, cols))
+		lines(wrap(f, cols))
 	}
-	e.Align(Left).Feed(3).Cut(true)
-	if l.Drawer && r == nil && !reprint {
+	l.end(e)
+	if l.Drawer && l.profile().Drawer && r == nil && !reprint {
 		e.Drawer()
 	}
 	if err := e.Flush(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// profile is the layout's printer profile.
+func (l Layout) profile() Profile {
+	if l.Profile.Name == "" {
+		p, _ := LookupProfile(DefaultProfile)
+		return p
+	}
+	return l.Profile
+}
+
+// qrMode is how the printer is told to print a QR code.
+func (l Layout) qrMode() string {
+	if l.QR != "" {
+		return l.QR
+	}
+	return l.profile().QR
+}
+
+// qr prints a QR code the way the profile says the printer takes one.
+func (l Layout) qr(e *Encoder, data string) error {
+	switch l.qrMode() {
+	case QRRaster:
+		return e.QRRaster(data, max(2, l.Paper.Dots/96), 'M')
+	case QRESCZ:
+		e.QRESCZ(data, 6, 'M')
+	default:
+		e.QR(data, 6, 'M')
+	}
+	return nil
+}
+
+// end feeds the paper past the tear bar, and cuts where there is a cutter.
+func (l Layout) end(e *Encoder) {
+	e.Align(Left)
+	if l.profile().Cutter {
+		e.Feed(3).Cut(true)
+		return
+	}
+	e.Feed(5) // no cutter: past the tear bar
 }
 
 // LoadLogo reads a PNG logo for receipts; it must fit the paper.
@@ -339,37 +368,65 @@ func LoadLogo(path string, p Paper) (image.Image, error) {
 	return img, nil
 }
 
-// TestPage renders a page that shows what the printer can do: Chinese,
-// alignment, sizes, a QR code and a barcode.
+// TestPage renders a page that shows what the printer can do and what
+// posd assumes of it: the profile, its columns, QR mode, cutter, drawer and
+// font, a ruler, Chinese, a line with the characters that print wider than
+// Unicode says, alignment, underline, a QR code and (where the profile has
+// it) a Code 128 barcode. What prints wrong shows which setting to change.
 func (l Layout) TestPage() ([]byte, error) {
 	var buf bytes.Buffer
-	e := NewEncoder(&buf, l.Charset)
+	cs := l.Charset
+	e := NewEncoder(&buf, cs)
 	cols := l.Paper.Columns
+	pr := l.profile()
 	now := time.Now()
 	if l.Now != nil {
 		now = l.Now()
 	}
+	yes := func(b bool) string {
+		if b {
+			return "有 yes"
+		}
+		return "无 no"
+	}
+	font := "双字节 2-byte only"
+	if cs.fourByte {
+		font = "含四字节 4-byte too"
+	}
+	lines := func(ss []string) {
+		for _, s := range ss {
+			e.Text(s).LF()
+		}
+	}
 	e.Init().Align(Center).Bold(true).Size(2, 2).Text("posd").LF().Size(1, 1).Bold(false)
 	e.Text("打印测试 test page").LF()
 	e.Align(Left).Text(strings.Repeat("=", cols)).LF()
-	for _, s := range row("纸宽 paper", fmt.Sprintf("%d mm, %d cols", l.Paper.MM, cols), cols) {
-		e.Text(s).LF()
-	}
-	for _, s := range row("编码 encoding", l.Charset.Name, cols) {
-		e.Text(s).LF()
-	}
-	for _, s := range row("终端 till", l.TillID, cols) {
-		e.Text(s).LF()
-	}
-	for _, s := range row("时间 time", now.Format(time.DateTime), cols) {
-		e.Text(s).LF()
-	}
-	e.Text(strings.Repeat("中", cols/2)).LF()
+	lines(cs.row("型号 profile", pr.Name, cols))
+	lines(cs.Wrap(pr.Models, cols))
+	lines(cs.row("纸宽 paper", fmt.Sprintf("%d mm, %d cols", l.Paper.MM, cols), cols))
+	lines(cs.row("编码 encoding", cs.Name+", "+font, cols))
+	lines(cs.row("二维码 QR", l.qrMode(), cols))
+	lines(cs.row("条码 Code 128", yes(pr.Code128), cols))
+	lines(cs.row("切刀 cutter", yes(pr.Cutter), cols))
+	lines(cs.row("钱箱 drawer", yes(pr.Drawer), cols))
+	lines(cs.row("终端 till", l.TillID, cols))
+	lines(cs.row("时间 time", now.Format(time.DateTime), cols))
 	e.Text(strings.Repeat("0123456789", cols/10+1)[:cols]).LF()
+	e.Text(strings.Repeat("中", cols/2)).LF()
+	// Each of these prints two columns wide in Chinese mode: the line
+	// ends at the ruler's end when the width is right.
+	lines(cs.itemLines([]payflow.Item{{Name: "百事可乐·无糖 330ml×6", Quantity: 1, Amount: 1990}}, cols, l.money)[1:])
 	e.Align(Right).Text("右对齐 right").LF().Align(Center).Underline(true).Text("下划线 underline").Underline(false).LF()
-	e.QR("posd test page", 6, 'M').LF()
-	e.Code128("POSD-TEST-123").LF()
-	e.Align(Left).Feed(3).Cut(true)
+	if err := l.qr(e, "posd test page"); err != nil {
+		return nil, err
+	}
+	e.LF()
+	if pr.Code128 {
+		e.Code128("POSD-TEST-123").LF()
+	} else {
+		e.Text("Code 128: 此型号不支持").LF()
+	}
+	l.end(e)
 	if err := e.Flush(); err != nil {
 		return nil, err
 	}

@@ -41,11 +41,34 @@ type Segment struct {
 	W, H      int
 	Bold      bool
 	Underline bool
+	Chinese   bool // printed in Chinese mode: every non-ASCII character is two columns
+}
+
+// Cols is how many columns the segment takes on paper, before its width
+// multiplier.
+func (s Segment) Cols() int { return textCols(s.Text, s.Chinese) }
+
+func textCols(t string, chinese bool) int {
+	n := 0
+	for _, r := range t {
+		n += runeCols(r, chinese)
+	}
+	return n
+}
+
+// runeCols is a printed character's width: in Chinese mode every
+// multi-byte GB code is full width.
+func runeCols(r rune, chinese bool) int {
+	if chinese && r >= 0x80 {
+		return 2
+	}
+	return 1
 }
 
 type interpState struct {
 	align     Alignment
 	bold, ul  bool
+	ulCN      bool // FS -: underline of Chinese characters
 	w, h      int
 	chinese   bool
 	codePage  byte
@@ -75,7 +98,7 @@ func (s *interpState) flushText() {
 	if err != nil {
 		txt = []byte(strings.Repeat("?", len(s.raw)))
 	}
-	s.segs = append(s.segs, Segment{Text: string(txt), W: s.w, H: s.h, Bold: s.bold, Underline: s.ul})
+	s.segs = append(s.segs, Segment{Text: string(txt), W: s.w, H: s.h, Bold: s.bold, Underline: s.ul || (s.chinese && s.ulCN), Chinese: s.chinese})
 	s.raw = s.raw[:0]
 }
 
@@ -97,7 +120,7 @@ func (s *interpState) block(kind, data string, img *image.Gray) {
 
 func (s *interpState) reset() {
 	s.flushText()
-	s.align, s.bold, s.ul, s.w, s.h, s.chinese, s.codePage = Left, false, false, 1, 1, false, 0
+	s.align, s.bold, s.ul, s.ulCN, s.w, s.h, s.chinese, s.codePage = Left, false, false, false, 1, 1, false, 0
 	s.lineAlign = Left
 }
 
@@ -162,6 +185,16 @@ func Interpret(b []byte) (*Doc, error) {
 				}
 				s.block("drawer", "", nil)
 				i += 5
+			case 'Z': // ESC Z m n k dL dH data: a QR code, as some OEM firmwares take it
+				if err := need(i, 7); err != nil {
+					return nil, err
+				}
+				n := int(b[i+5]) | int(b[i+6])<<8
+				if err := need(i, 7+n); err != nil {
+					return nil, err
+				}
+				s.block("qr", string(b[i+7:i+7+n]), nil)
+				i += 7 + n
 			default:
 				return nil, fmt.Errorf("printer: preview: unknown command ESC 0x%02x at byte %d", op, i)
 			}
@@ -175,6 +208,12 @@ func Interpret(b []byte) (*Doc, error) {
 				s.chinese = true
 			case '.':
 				s.chinese = false
+			case '-':
+				if err := need(i, 3); err != nil {
+					return nil, err
+				}
+				s.ulCN = b[i+2] != 0
+				i++
 			default:
 				return nil, fmt.Errorf("printer: preview: unknown command FS 0x%02x at byte %d", b[i+1], i)
 			}
@@ -287,7 +326,7 @@ func (d *Doc) Text(cols int) string {
 			var w int
 			for _, s := range l.Segments {
 				line += s.Text
-				w += Width(s.Text) * s.W
+				w += s.Cols() * s.W
 			}
 			line = pad(line, w, cols, l.Align)
 		case "cut":
@@ -298,7 +337,7 @@ func (d *Doc) Text(cols int) string {
 				label += " " + l.Data
 			}
 			label += "]"
-			line = pad(label, Width(label), cols, l.Align)
+			line = pad(label, textCols(label, false), cols, l.Align)
 		}
 		sb.WriteString(strings.TrimRight(line, " "))
 		sb.WriteByte('\n')
@@ -409,7 +448,7 @@ func (d *Doc) PNG(f *Font, dots int) *image.Gray {
 		case "":
 			w := 0
 			for _, s := range l.Segments {
-				w += Width(s.Text) * s.W * cellW
+				w += s.Cols() * s.W * cellW
 			}
 			x := align(w, dots, l.Align)
 			for _, s := range l.Segments {
@@ -432,7 +471,7 @@ func (d *Doc) PNG(f *Font, dots int) *image.Gray {
 			}
 		default: // qr, code128, drawer: a labelled frame where the printer draws its own
 			label := "[" + l.Block + "] " + l.Data
-			w := min(dots-8, Width(label)*cellW+16)
+			w := min(dots-8, textCols(label, false)*cellW+16)
 			x := align(w, dots, l.Align)
 			frame(img, x, y+2, w, lh-4)
 			drawText(img, f, Segment{Text: label, W: 1, H: 1}, x+8, y+(lh-cellH)/2, cellH)
@@ -474,7 +513,7 @@ func align(w, dots int, a Alignment) int {
 // the x after it.
 func drawText(img *image.Gray, f *Font, s Segment, x, y, lh int) int {
 	for _, r := range s.Text {
-		cw := runeWidth(r) * cellW * s.W
+		cw := runeCols(r, s.Chinese) * cellW * s.W
 		g := f.glyphs[r]
 		if g == nil {
 			g = f.glyphs['?']

@@ -43,7 +43,7 @@ func layout(t *testing.T, mm int) printer.Layout {
 	t.Helper()
 	paper, err := printer.PaperFor(mm)
 	require.NoError(t, err)
-	cs, err := printer.LookupCharset("gb18030")
+	cs, err := printer.LookupCharset("gbk")
 	require.NoError(t, err)
 	return printer.Layout{Paper: paper, Charset: cs, StoreName: "某某便利店", TillID: "till-01",
 		Header: []string{"欢迎光临 Welcome"}, Footer: []string{"谢谢惠顾，请保留小票"}}
@@ -85,10 +85,10 @@ func TestReceiptGolden(t *testing.T) {
 				// and item lines end exactly at the right edge.
 				items := 0
 				for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-					assert.LessOrEqual(t, printer.Width(line), l.Paper.Columns, "line %q overflows", line)
+					assert.LessOrEqual(t, l.Charset.Width(line), l.Paper.Columns, "line %q overflows", line)
 					if strings.Contains(line, " x") && strings.Contains(line, "￥") {
 						items++
-						assert.Equal(t, l.Paper.Columns, printer.Width(line), "item line %q", line)
+						assert.Equal(t, l.Paper.Columns, l.Charset.Width(line), "item line %q", line)
 					}
 				}
 				if kind == "payment" {
@@ -116,7 +116,7 @@ func TestDiscountReceipt(t *testing.T) {
 	assert.Contains(t, text, "商家优惠                 -￥1.00")
 	assert.Contains(t, text, "顾客实付                 ￥11.00")
 	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-		assert.LessOrEqual(t, printer.Width(line), l.Paper.Columns, "line %q overflows", line)
+		assert.LessOrEqual(t, l.Charset.Width(line), l.Paper.Columns, "line %q overflows", line)
 	}
 }
 
@@ -158,14 +158,19 @@ func TestEncoder(t *testing.T) {
 		{"init code page", enc(cp437, func(e *printer.Encoder) { e.Init() }), []byte{0x1b, '@', 0x1c, '.', 0x1b, 't', 0}},
 		{"中 in GB18030", enc(gb18030, func(e *printer.Encoder) { e.Text("中") }), []byte{0xd6, 0xd0}},
 		{"GBK cannot print an emoji or CJK extension B", enc(gbk, func(e *printer.Encoder) { e.Text("a😀𠀀b") }), []byte("a??b")},
-		{"GB18030 can", enc(gb18030, func(e *printer.Encoder) { e.Text("😀") }), []byte{0x94, 0x39, 0xfc, 0x36}},
+		{"GB18030 can, where the font has four-byte codes", enc(gb18030.WithFourByte(), func(e *printer.Encoder) { e.Text("😀") }), []byte{0x94, 0x39, 0xfc, 0x36}},
+		{"gb18030 sends two-byte codes only by default", enc(gb18030, func(e *printer.Encoder) { e.Text("😀中") }), []byte{'?', 0xd6, 0xd0}},
 		{"code page 437 has no Chinese", enc(cp437, func(e *printer.Encoder) { e.Text("é中") }), []byte{0x82, '?'}},
 		{"control characters never reach the printer", enc(gb18030, func(e *printer.Encoder) { e.Text("A\x1b@\x1dV\x00B\u0085") }), []byte("A?@?V?B?")},
 		{"newline is a line feed", enc(gb18030, func(e *printer.Encoder) { e.Text("a\nb") }), []byte("a\nb")},
 		{"invalid UTF-8", enc(gb18030, func(e *printer.Encoder) { e.Text("a\xffb") }), []byte("a?b")},
 		{"size", enc(gb18030, func(e *printer.Encoder) { e.Size(2, 3).Size(0, 99) }), []byte{0x1d, '!', 0x12, 0x1d, '!', 0x07}},
 		{"styles", enc(gb18030, func(e *printer.Encoder) { e.Align(printer.Center).Bold(true).Underline(true).LF().Feed(2) }),
-			[]byte{0x1b, 'a', 1, 0x1b, 'E', 1, 0x1b, '-', 1, '\n', 0x1b, 'd', 2}},
+			[]byte{0x1b, 'a', 1, 0x1b, 'E', 1, 0x1b, '-', 1, 0x1c, '-', 1, '\n', 0x1b, 'd', 2}},
+		{"underline without Chinese mode", enc(cp437, func(e *printer.Encoder) { e.Underline(true) }), []byte{0x1b, '-', 1}},
+		{"¥ is sent as the fullwidth ￥ every font has", enc(gbk, func(e *printer.Encoder) { e.Text("¥5") }), []byte{0xa3, 0xa4, '5'}},
+		{"gbk: no four-byte sequences, no lone 0x80", enc(gbk, func(e *printer.Encoder) { e.Text("€·") }), []byte{'?', 0xa1, 0xa4}},
+		{"ESC Z QR", enc(gbk, func(e *printer.Encoder) { e.QRESCZ("AB", 6, 'H') }), []byte{0x1b, 'Z', 0, 'H', 6, 2, 0, 'A', 'B'}},
 		{"cuts and drawer", enc(gb18030, func(e *printer.Encoder) { e.Cut(false).Cut(true).Drawer() }),
 			[]byte{0x1d, 'V', 65, 3, 0x1d, 'V', 66, 3, 0x1b, 'p', 0, 25, 250}},
 		{"QR", enc(gb18030, func(e *printer.Encoder) { e.QR("AB", 6, 'H') }), []byte{
@@ -198,16 +203,88 @@ func TestEncoder(t *testing.T) {
 
 	_, err = printer.LookupCharset("utf8")
 	assert.Error(t, err)
+	cp936, err := printer.LookupCharset("cp936")
+	require.NoError(t, err)
+	assert.Equal(t, "gbk", cp936.Name, "cp936 is GBK in Chinese mode, not ESC t 255 (Epson's user-defined page)")
+	def, _ := printer.LookupCharset("")
+	assert.Equal(t, "gbk", def.Name, "the default prints on every Chinese printer")
 }
 
+// TestQRRaster draws the QR code itself: an image with the quiet zone and
+// the three finder patterns where a reader looks for them.
+func TestQRRaster(t *testing.T) {
+	gbk, _ := printer.LookupCharset("gbk")
+	var buf bytes.Buffer
+	e := printer.NewEncoder(&buf, gbk)
+	require.NoError(t, e.QRRaster("pay_abcdefghijklmnop", 4, 'M'))
+	require.NoError(t, e.Flush())
+	doc, err := printer.Interpret(buf.Bytes())
+	require.NoError(t, err)
+	require.Len(t, doc.Lines, 1)
+	img := doc.Lines[0].Image
+	require.NotNil(t, img)
+	side := img.Bounds().Dy()
+	modules := side/4 - 8
+	assert.Equal(t, 0, (side/4-8-21)%4, "a QR code is 21, 25, 29, … modules")
+	black := func(mx, my int) bool { return img.GrayAt((4+mx)*4+1, (4+my)*4+1).Y == 0 }
+	assert.False(t, img.GrayAt(1, 1).Y == 0, "quiet zone")
+	for _, corner := range [][2]int{{0, 0}, {modules - 7, 0}, {0, modules - 7}} {
+		for k := 0; k < 7; k++ {
+			assert.True(t, black(corner[0]+k, corner[1]), "finder pattern top edge at %v", corner)
+			assert.True(t, black(corner[0], corner[1]+k), "finder pattern left edge at %v", corner)
+		}
+		assert.False(t, black(corner[0]+1, corner[1]+1), "finder ring at %v", corner)
+		assert.True(t, black(corner[0]+3, corner[1]+3), "finder centre at %v", corner)
+	}
+	assert.Error(t, e.QRRaster(strings.Repeat("x", 5000), 4, 'M'), "too long for a QR code")
+}
+
+// TestWrapAndWidth: width is what the printer does with the bytes it
+// gets. In Chinese mode every two-byte GB code prints two columns, though
+// Unicode calls ·, ×, —, “”, ①, °, ±, α narrow or ambiguous; on a code-page
+// printer every character is one.
 func TestWrapAndWidth(t *testing.T) {
-	assert.Equal(t, 4, printer.Width("中a1"))
-	assert.Equal(t, 2, printer.Width("，"))
-	assert.Equal(t, []string{"中中", "中ab"}, printer.Wrap("中中中ab", 4))
-	assert.Equal(t, []string{"中", "中", "中a", "b"}, printer.Wrap("中中中ab", 3))
-	assert.Equal(t, []string{""}, printer.Wrap("", 4))
-	for _, s := range printer.Wrap(strings.Repeat("长", 50)+"x", 7) {
-		assert.LessOrEqual(t, printer.Width(s), 7)
+	gbk, _ := printer.LookupCharset("gbk")
+	cp437, _ := printer.LookupCharset("cp437")
+	assert.Equal(t, 4, gbk.Width("中a1"))
+	assert.Equal(t, 2, gbk.Width("，"))
+	for _, r := range "·×—“”①°±α￥" {
+		assert.Equal(t, 2, gbk.RuneWidth(r), "%q is a two-byte GB code: full width on paper", r)
+	}
+	assert.Equal(t, 23, gbk.Width("百事可乐·无糖 330ml×6"))
+	assert.Equal(t, 1, gbk.RuneWidth('😀'), "printed as ?")
+	assert.Equal(t, 1, gbk.RuneWidth('€'), "GBK's lone 0x80 is sent as ?")
+	assert.Equal(t, 3, cp437.Width("é中a"))
+	assert.Equal(t, []string{"中中", "中ab"}, gbk.Wrap("中中中ab", 4))
+	assert.Equal(t, []string{"中", "中", "中a", "b"}, gbk.Wrap("中中中ab", 3))
+	assert.Equal(t, []string{"a·", "b"}, gbk.Wrap("a·b", 3), "· takes two columns")
+	assert.Equal(t, []string{""}, gbk.Wrap("", 4))
+	for _, s := range gbk.Wrap(strings.Repeat("长", 50)+"x", 7) {
+		assert.LessOrEqual(t, gbk.Width(s), 7)
+	}
+}
+
+// TestItemLineFits: an item line with · and × ends exactly at the paper's
+// edge (it was 34 columns on 58 mm paper, laid out as 32, and wrapped).
+func TestItemLineFits(t *testing.T) {
+	for _, mm := range []int{58, 80} {
+		l := layout(t, mm)
+		p := paidPayment()
+		p.Items = []payflow.Item{{Name: "百事可乐·无糖 330ml×6", Quantity: 1, Amount: 1990}}
+		data, err := l.Receipt(p, nil, false)
+		require.NoError(t, err)
+		doc, err := printer.Interpret(data)
+		require.NoError(t, err)
+		text := doc.Text(l.Paper.Columns)
+		var found bool
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "百事可乐") {
+				found = true
+				assert.Equal(t, l.Paper.Columns, l.Charset.Width(line), "%d mm: %q", mm, line)
+				assert.Contains(t, line, "￥19.90")
+			}
+		}
+		assert.True(t, found, text)
 	}
 }
 
@@ -311,4 +388,127 @@ func mustCreate(t *testing.T, path string) *os.File {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// goldenPNG compares img with testdata/name pixel by pixel (or rewrites it
+// with -update). It needs GNU Unifont; without it the test is skipped,
+// except in CI.
+func goldenPNG(t *testing.T, name string, img image.Image) {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	}
+	f, err := os.Open(path)
+	require.NoError(t, err, "run go test ./printer -update to create it")
+	defer f.Close()
+	want, err := png.Decode(f)
+	require.NoError(t, err)
+	require.Equal(t, want.Bounds(), img.Bounds())
+	for y := 0; y < want.Bounds().Dy(); y++ {
+		for x := 0; x < want.Bounds().Dx(); x++ {
+			wr, _, _, _ := want.At(x, y).RGBA()
+			gr, _, _, _ := img.At(x, y).RGBA()
+			if wr != gr {
+				t.Fatalf("%s: pixel row %d differs from the golden image first at x=%d", name, y, x)
+			}
+		}
+	}
+}
+
+// TestProfileGolden pins, for every printer profile, the bytes and text of
+// a payment receipt with an item line of · and × (which fits), and the
+// test page that says what the profile assumes; the profiles that draw
+// their QR codes (raster) also get a golden PNG with the code in it.
+func TestProfileGolden(t *testing.T) {
+	font, fontErr := printer.LoadFont()
+	for _, name := range printer.Profiles() {
+		t.Run(name, func(t *testing.T) {
+			pr, err := printer.LookupProfile(name)
+			require.NoError(t, err)
+			l := layout(t, pr.Widths[0])
+			l.Profile = pr
+			l.Paper, err = pr.Paper(pr.Widths[0])
+			require.NoError(t, err)
+			l.Now = func() time.Time { return at }
+			p := paidPayment()
+			p.Items = append(p.Items, payflow.Item{Name: "百事可乐·无糖 330ml×6", Quantity: 1, Amount: 1990})
+			data, err := l.Receipt(p, nil, false)
+			require.NoError(t, err)
+			golden(t, "profile-"+name+".bin", data)
+			doc, err := printer.Interpret(data)
+			require.NoError(t, err)
+			text := doc.Text(l.Paper.Columns)
+			golden(t, "profile-"+name+".txt", []byte(text))
+			for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+				assert.LessOrEqual(t, l.Charset.Width(line), l.Paper.Columns, "line %q overflows", line)
+			}
+			var blocks []string
+			for _, dl := range doc.Lines {
+				if dl.Block != "" {
+					blocks = append(blocks, dl.Block)
+				}
+			}
+			switch pr.QR {
+			case printer.QRRaster:
+				assert.Contains(t, blocks, "image", "the QR code is drawn as an image")
+				assert.NotContains(t, blocks, "qr")
+				if fontErr != nil {
+					if os.Getenv("CI") != "" {
+						t.Fatal(fontErr)
+					}
+					t.Skip(fontErr)
+				}
+				goldenPNG(t, "profile-"+name+".png", doc.PNG(font, l.Paper.Dots))
+			default:
+				assert.Contains(t, blocks, "qr")
+			}
+			if pr.Cutter {
+				assert.Contains(t, blocks, "cut")
+			} else {
+				assert.NotContains(t, blocks, "cut", "no cutter: GS V is not sent")
+			}
+
+			page, err := l.TestPage()
+			require.NoError(t, err)
+			doc, err = printer.Interpret(page)
+			require.NoError(t, err)
+			text = doc.Text(l.Paper.Columns)
+			golden(t, "testpage-"+name+".txt", []byte(text))
+			assert.Contains(t, text, pr.Name)
+			if !pr.Code128 {
+				assert.NotContains(t, blocks, "code128")
+				assert.Contains(t, text, "Code 128: 此型号不支持")
+			}
+		})
+	}
+}
+
+// TestProfileCheck: a profile refuses what its printers cannot do.
+func TestProfileCheck(t *testing.T) {
+	gbk, _ := printer.LookupCharset("gbk")
+	gb18030, _ := printer.LookupCharset("gb18030")
+	zj, err := printer.LookupProfile("zjiang-5890")
+	require.NoError(t, err)
+	assert.ErrorContains(t, zj.Check(gbk, true, false, ""), "no cash-drawer port")
+	assert.ErrorContains(t, zj.Check(gb18030, false, true, ""), "two-byte GB codes only")
+	assert.ErrorContains(t, zj.Check(gbk, false, true, ""), "four_byte is for encoding gb18030")
+	assert.ErrorContains(t, zj.Check(gbk, false, false, "bitmap"), "raster")
+	assert.NoError(t, zj.Check(gbk, false, false, printer.QRESCZ))
+	assert.NoError(t, zj.Check(gb18030, false, false, ""), "gb18030 without four_byte: the two-byte codes, as before")
+	assert.False(t, zj.Charset(gb18030, false).FourByte())
+	_, err = zj.Paper(80)
+	assert.ErrorContains(t, err, "takes [58] mm paper")
+	epson, _ := printer.LookupProfile("epson-tm-t88")
+	assert.NoError(t, epson.Check(gb18030, true, false, ""))
+	assert.True(t, epson.Charset(gb18030, false).FourByte(), "Epson's Chinese fonts have them")
+	assert.False(t, epson.Charset(gbk, false).FourByte(), "gbk has none")
+	generic, _ := printer.LookupProfile("")
+	assert.Equal(t, printer.DefaultProfile, generic.Name)
+	assert.NoError(t, generic.Check(gb18030, false, true, ""), "an installer who knows the font may say so")
+	assert.True(t, generic.Charset(gb18030, true).FourByte())
+	_, err = printer.LookupProfile("brother")
+	assert.ErrorContains(t, err, "xprinter-xp58")
 }

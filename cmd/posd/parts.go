@@ -39,7 +39,11 @@ func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer
 }
 
 func printerLayout(cfg *config.Config) (printer.Layout, error) {
-	paper, err := printer.PaperFor(cfg.Printer.WidthMM)
+	prof, err := printer.LookupProfile(cfg.Printer.Profile)
+	if err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer.profile", Msg: err.Error()}
+	}
+	paper, err := prof.Paper(cfg.Printer.WidthMM)
 	if err != nil {
 		return printer.Layout{}, &config.Error{Key: "printer.width_mm", Msg: err.Error()}
 	}
@@ -47,8 +51,12 @@ func printerLayout(cfg *config.Config) (printer.Layout, error) {
 	if err != nil {
 		return printer.Layout{}, &config.Error{Key: "printer.encoding", Msg: err.Error()}
 	}
+	if err := prof.Check(cs, cfg.Printer.Drawer, cfg.Printer.FourByte, cfg.Printer.QR); err != nil {
+		return printer.Layout{}, &config.Error{Key: "printer", Msg: err.Error()}
+	}
+	cs = prof.Charset(cs, cfg.Printer.FourByte)
 	l := printer.Layout{Paper: paper, Charset: cs, StoreName: cfg.Printer.StoreName, TillID: cfg.TillID,
-		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer}
+		Header: cfg.Printer.Header, Footer: cfg.Printer.Footer, Drawer: cfg.Printer.Drawer, Profile: prof, QR: cfg.Printer.QR}
 	if cfg.Printer.Logo != "" {
 		if l.Logo, err = printer.LoadLogo(cfg.Printer.Logo, paper); err != nil {
 			return l, &config.Error{Key: "printer.logo", Msg: err.Error()}
