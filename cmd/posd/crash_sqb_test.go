@@ -43,8 +43,13 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			fake.SetPlan(code, tc.plan)
-			e := newCrashEnvWith(t, fmt.Sprintf("[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nbase_url = %q\nterminal_sn = %q\nterminal_key = %q\n", srv.URL, sn, key))
+			e := newCrashEnvWith(t, fmt.Sprintf("[provider]\nname = \"shouqianba\"\n[provider.shouqianba]\nbase_url = %q\nterminal_sn = %q\nterminal_key = %q\npay_request_timeout = \"2s\"\n", srv.URL, sn, key))
 			order := "sqb-" + tc.failpoint
+			// The daemon that pays before a refund's crash is stopped only
+			// once its check-in is saved: killing it inside the check-in too
+			// would make two rotations the till never saw, after which no key
+			// it has signs (the case the checkin-answered row tests alone).
+			e.quiesce = func(d *daemon) { d.waitOutput("checked in: terminal key rotated") }
 			e.crashAt(tc.failpoint, order, code, tc.refund)
 			d := e.start("")
 			p := d.settled(order)

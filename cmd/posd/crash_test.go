@@ -84,6 +84,10 @@ type crashEnv struct {
 	config  string
 	api     string
 	gateway *demo.Gateway
+	// quiesce, when set, waits until a daemon that crashAt stops only to
+	// set up the crash (not the one under test) has nothing in flight
+	// beside its payments, such as a gateway's daily check-in.
+	quiesce func(d *daemon)
 }
 
 func freePort(t *testing.T) string {
@@ -212,6 +216,18 @@ func (d *daemon) waitFailpoint(name string) {
 	}
 }
 
+// waitOutput waits until posd's log contains s.
+func (d *daemon) waitOutput(s string) {
+	d.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.output(), s) {
+		if time.Now().After(deadline) {
+			d.t.Fatalf("posd never logged %q:\n%s", s, d.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // kill is kill -9: no shutdown code runs.
 func (d *daemon) kill() {
 	if d.cmd.Process != nil {
@@ -271,6 +287,9 @@ func (e *crashEnv) crashAt(failpoint, order, code string, refund int64) {
 		require.Equal(e.t, 201, d.request("POST", "/v1/payments", pay, nil))
 		p := d.settled(order)
 		require.Equal(e.t, payflow.StatePaid, p.State)
+		if e.quiesce != nil {
+			e.quiesce(d)
+		}
 		d.kill()
 		d = e.start(failpoint)
 		require.Equal(e.t, 201, d.request("POST", "/v1/payments/"+p.ID+"/refunds", map[string]any{"refund_id": "R1", "amount": refund}, nil))
