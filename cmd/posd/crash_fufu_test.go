@@ -59,6 +59,9 @@ func TestCrashRecoveryFuFu(t *testing.T) {
 				d := e.start(tc.failpoint)
 				var p payflow.Payment
 				require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": order, "amount": 1000, "auth_code": code}, &p))
+				// Once the pay is out: an abort before it leaves cancels at
+				// once, with nothing to send (the race this test lost under load).
+				waitState(t, d, p.ID, payflow.StateInDoubt)
 				require.Equal(t, 200, d.request("POST", "/v1/payments/"+p.ID+"/cancel", nil, nil))
 				d.waitFailpoint(tc.failpoint)
 				d.kill()
