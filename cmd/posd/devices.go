@@ -53,7 +53,7 @@ func cmdDevices(args []string, stdout io.Writer) error {
 	case herr != nil:
 		fmt.Fprintf(stdout, "  %v\n", herr)
 	case len(hids) == 0:
-		fmt.Fprintln(stdout, "  none (on Linux, check the udev rule in docs/scanners.md)")
+		fmt.Fprintln(stdout, "  none")
 	}
 	for _, h := range hids {
 		fmt.Fprintf(stdout, "  %s  %-28s serial %-12s interface %d  %s\n", h.USB, h.Manufacturer+" "+h.Product, orDash(h.Serial), h.Interface, h.Kind)
@@ -61,8 +61,8 @@ func cmdDevices(args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "      !! %s\n", h.Note)
 		}
 	}
-	if runtime.GOOS == "linux" && herr == nil {
-		fmt.Fprintln(stdout, "  (Linux does not tell keyboard-wedge from HID POS here: set format = \"keyboard\" or \"pos\", or leave \"auto\")")
+	for _, l := range deviceAdvice(runtime.GOOS) {
+		fmt.Fprintln(stdout, l)
 	}
 	fmt.Fprintf(stdout, "Configured scanners: %d\n", len(cfg.Scanners))
 	for i, s := range cfg.Scanners {
@@ -71,6 +71,30 @@ func cmdDevices(args []string, stdout io.Writer) error {
 			where = strings.TrimSpace(where + " usb " + s.USB)
 		}
 		fmt.Fprintf(stdout, "  [%d] %-8s %-6s %s\n", i, orDash(s.Name), s.Type, where)
+	}
+	return nil
+}
+
+// deviceAdvice is what an installer on goos needs to know to make a
+// scanner visible to posd.
+func deviceAdvice(goos string) []string {
+	switch goos {
+	case "windows":
+		return []string{
+			"On Windows:",
+			"  - A scanner in virtual-COM (USB CDC) mode is a serial port: Device Manager shows it under",
+			"    Ports (COM & LPT) as COMn; configure type = \"serial\", port = \"COM3\" (or usb = VID:PID).",
+			"  - A scanner in HID POS (USB-HID POS) mode is read directly: type = \"hid\", usb = VID:PID.",
+			"  - A keyboard-wedge scanner types into the focused window: Windows gives no program, and",
+			"    no service, access to a keyboard, so it cannot feed posd. Scan the maker's configuration",
+			"    barcode for HID POS or virtual COM (docs/scanners.md).",
+		}
+	case "linux":
+		return []string{
+			"On Linux:",
+			"  - The service user needs access to the device: the udev rule in docs/scanners.md.",
+			"  - Linux does not tell keyboard-wedge from HID POS here: set format = \"keyboard\" or \"pos\", or leave \"auto\".",
+		}
 	}
 	return nil
 }

@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kardianos/service"
 
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/internal/sdnotify"
@@ -37,7 +36,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !service.Interactive() && *cfgPath != "" {
+	asService := runningAsService()
+	if asService && *cfgPath != "" {
 		if err := writeDefaultConfig(*cfgPath); err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !service.Interactive() {
+	if asService {
 		// Started by the service manager (Windows SCM, systemd).
 		if *dataDir == "" && cfg.DataDir == config.DefaultDataDir(false) {
 			cfg.DataDir = config.DefaultDataDir(true)
@@ -66,10 +66,7 @@ func writeDefaultConfig(path string) error {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	text := packaging.DefaultConfig
-	if runtime.GOOS == "windows" {
-		text = strings.Replace(text, `data_dir = "/var/lib/posd"`, `# data_dir: %ProgramData%\posd when posd runs as the service`, 1)
-	}
+	text := packaging.ConfigFor(runtime.GOOS, config.DefaultDataDir(true))
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -215,7 +215,7 @@ func prepareInstall(cfgPath string, stdout io.Writer) error {
 		if err := os.MkdirAll(filepath.Dir(cfgPath), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(cfgPath, []byte(packaging.DefaultConfig), 0o640); err != nil {
+		if err := os.WriteFile(cfgPath, []byte(packaging.ConfigFor(runtime.GOOS, config.DefaultDataDir(true))), 0o640); err != nil {
 			return fmt.Errorf("writing %s: %w", cfgPath, err)
 		}
 		fmt.Fprintf(stdout, "wrote the default configuration to %s\n", cfgPath)

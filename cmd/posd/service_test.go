@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/packaging"
 )
 
@@ -39,4 +40,34 @@ func TestWriteDefaultConfig(t *testing.T) {
 	require.NoError(t, writeDefaultConfig(path))
 	b, _ = os.ReadFile(path)
 	assert.True(t, strings.Contains(string(b), "mine"), "an existing configuration is never replaced")
+}
+
+// TestWindowsDefaults: what 'posd service install' and the service's first
+// start write on Windows is the Windows configuration (the service died
+// writing its token under /var/lib/posd), it parses, and it keeps its data
+// where the service looks; the Linux one is the packaged file as it is.
+func TestWindowsDefaults(t *testing.T) {
+	const dir = `C:\ProgramData\posd`
+	text := packaging.ConfigFor("windows", dir)
+	assert.NotContains(t, text, "/var/lib/posd")
+	assert.NotContains(t, text, "/etc/posd")
+	assert.NotContains(t, text, "/usr/share/doc")
+	assert.NotContains(t, text, "/dev/tty")
+	assert.Contains(t, text, `posd config check --config "C:\ProgramData\posd\posd.toml"`)
+	cfg, err := config.Parse("posd.toml", []byte(text))
+	require.NoError(t, err)
+	assert.Equal(t, dir, cfg.DataDir)
+	assert.Equal(t, packaging.DefaultConfig, packaging.ConfigFor("linux", "/var/lib/posd"))
+
+	assert.True(t, isServiceManager(`C:\windows\system32\services.exe`))
+	assert.True(t, isServiceManager("SERVICES.EXE"))
+	assert.False(t, isServiceManager(`C:\windows\explorer.exe`))
+	assert.False(t, isServiceManager(""))
+
+	win := strings.Join(deviceAdvice("windows"), "\n")
+	assert.Contains(t, win, "COM3")
+	assert.Contains(t, win, "HID POS")
+	assert.Contains(t, win, "keyboard-wedge")
+	assert.NotContains(t, win, "udev")
+	assert.Contains(t, strings.Join(deviceAdvice("linux"), "\n"), "udev")
 }
