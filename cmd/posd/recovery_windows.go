@@ -3,8 +3,11 @@
 package main
 
 import (
+	"fmt"
 	"time"
+	"unsafe"
 
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc/mgr"
 )
 
@@ -23,4 +26,45 @@ func ensureRecovery() error {
 	defer s.Close()
 	restart := mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: 5 * time.Second}
 	return s.SetRecoveryActions([]mgr.RecoveryAction{restart, restart, restart}, 600)
+}
+
+// ensureQuotedPath quotes the service's command line where Windows
+// Installer left the program's path unquoted (see quoteImagePath). It
+// reads and changes the binary path only (QueryServiceConfig,
+// ChangeServiceConfig with everything else unchanged).
+func ensureQuotedPath() error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService("posd")
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var need uint32
+	windows.QueryServiceConfig(s.Handle, nil, 0, &need)
+	if need == 0 {
+		need = 8192
+	}
+	buf := make([]byte, need)
+	qc := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&buf[0]))
+	if err := windows.QueryServiceConfig(s.Handle, qc, need, &need); err != nil {
+		return fmt.Errorf("reading the service's configuration: %w", err)
+	}
+	line := windows.UTF16PtrToString(qc.BinaryPathName)
+	quoted := quoteImagePath(line)
+	if quoted == line {
+		return nil
+	}
+	p, err := windows.UTF16PtrFromString(quoted)
+	if err != nil {
+		return err
+	}
+	const noChange = windows.SERVICE_NO_CHANGE
+	if err := windows.ChangeServiceConfig(s.Handle, noChange, noChange, noChange, p, nil, nil, nil, nil, nil, nil); err != nil {
+		return fmt.Errorf("quoting the service's ImagePath: %w", err)
+	}
+	return nil
 }

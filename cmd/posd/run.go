@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/internal/sdnotify"
 	"github.com/tillworks/posd/localapi"

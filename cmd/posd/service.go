@@ -132,6 +132,14 @@ func runService(cfg *config.Config, stderr io.Writer) error {
 		if err := ensureRecovery(); err != nil {
 			prg.log.Warn("cannot set the service to restart on failure", "err", err)
 		}
+		if err := ensureQuotedPath(); err != nil {
+			prg.log.Warn("the service's ImagePath is not quoted, and posd could not quote it: a path with spaces lets Windows run another program first (CWE-428)", "err", err)
+		}
+		if service.Interactive() {
+			// services.exe started posd, but not in session 0 (Wine, Windows
+			// containers): kardianos/service would not answer the SCM.
+			return runSCM(def.Name, prg)
+		}
 	}
 	return s.Run()
 }

@@ -71,3 +71,19 @@ func TestWindowsDefaults(t *testing.T) {
 	assert.NotContains(t, win, "udev")
 	assert.Contains(t, strings.Join(deviceAdvice("linux"), "\n"), "udev")
 }
+
+// TestQuoteImage: an unquoted service command line with spaces in the
+// program's path is quoted (CWE-428); anything else is left alone.
+func TestQuoteImage(t *testing.T) {
+	const exe = `C:\Program Files\posd\posd.exe`
+	for in, want := range map[string]string{
+		exe + ` run --config "C:\ProgramData\posd\posd.toml"`: `"` + exe + `" run --config "C:\ProgramData\posd\posd.toml"`,
+		`"` + exe + `" run`:                  `"` + exe + `" run`,
+		`c:\program files\posd\posd.exe run`: `"c:\program files\posd\posd.exe" run`,
+		`C:\Other\posd.exe run`:              `C:\Other\posd.exe run`,
+		``:                                   ``,
+	} {
+		assert.Equal(t, want, quoteImage(in, exe), in)
+	}
+	assert.Equal(t, `C:\posd\posd.exe run`, quoteImage(`C:\posd\posd.exe run`, `C:\posd\posd.exe`), "no space: nothing to quote")
+}

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/svc"
 )
 
 // parentImage is the executable name of posd's parent process, or "".
@@ -26,4 +27,36 @@ func parentImage() string {
 		}
 	}
 	return names[parent]
+}
+
+// runSCM runs prg under the service control manager when kardianos/service
+// takes the process for an interactive one (its check wants the SCM in
+// session 0, which Wine and Windows containers do not have) though
+// services.exe started it.
+func runSCM(name string, prg *program) error {
+	return svc.Run(name, scmHandler{prg})
+}
+
+// scmHandler answers the SCM for prg: running once started, stopped
+// after a stop or shutdown request.
+type scmHandler struct{ prg *program }
+
+// Execute is the service's life as the SCM sees it.
+func (h scmHandler) Execute(args []string, r <-chan svc.ChangeRequest, changes chan<- svc.Status) (bool, uint32) {
+	changes <- svc.Status{State: svc.StartPending}
+	if err := h.prg.Start(nil); err != nil {
+		return true, 1
+	}
+	changes <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+	for c := range r {
+		switch c.Cmd {
+		case svc.Interrogate:
+			changes <- c.CurrentStatus
+		case svc.Stop, svc.Shutdown:
+			changes <- svc.Status{State: svc.StopPending}
+			h.prg.Stop(nil)
+			return false, 0
+		}
+	}
+	return false, 0
 }
