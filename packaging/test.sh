@@ -41,6 +41,9 @@ if [ -f "$dist/posd-0.1.0.msi" ]; then
   msiinfo export "$dist/posd-0.1.0.msi" File | grep -q "posd.exe" || fail "the MSI lacks posd.exe"; ok
   msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall | grep -q "LocalSystem" || fail "the MSI installs no service"; ok
   msiinfo export "$dist/posd-0.1.0.msi" ServiceControl | grep -q "posd" || fail "the MSI does not start/remove the service"; ok
+  msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall | grep -q 'run --config "\[CommonAppDataFolder\]posd\\posd.toml"' || fail "the service's configuration path is not quoted"; ok
+  msiinfo export "$dist/posd-0.1.0.msi" LaunchCondition | grep -q "VersionNT64 >= 603" || fail "the MSI does not refuse Windows 7/8"; ok
+  msiinfo export "$dist/posd-0.1.0.msi" Upgrade | grep -q "WIX_UPGRADE_DETECTED" || fail "the MSI does not replace an older version"; ok
 fi
 
 echo "== install into a throwaway root"
