@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,6 +37,10 @@ type Config struct {
 	gateways []GatewaySection
 	routes   Routes
 	oldForm  bool
+
+	// Source is the file the configuration was read from ("" for the
+	// embedded defaults): what a reload reads again.
+	Source string `toml:"-"`
 }
 
 // Scanner is one [[scanner]] table: a serial or USB-HID barcode scanner.
@@ -202,7 +205,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read the configuration: %v", err)}
 	}
-	return Parse(path, b)
+	c, err := Parse(path, b)
+	if c != nil {
+		c.Source = path
+	}
+	return c, err
 }
 
 // Parse decodes TOML text over the defaults and validates it. name is used
@@ -397,9 +404,8 @@ func (a *API) validate() error {
 		return &Error{Key: "api.token", Msg: "must be at least 16 characters, or empty to generate one"}
 	}
 	for i, o := range a.AllowedOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return &Error{Key: fmt.Sprintf("api.allowed_origins[%d]", i), Msg: fmt.Sprintf("must be an origin like http://localhost:3000, got %q", o)}
+		if _, err := ParseOrigin(o); err != nil {
+			return &Error{Key: fmt.Sprintf("api.allowed_origins[%d]", i), Msg: err.Error()}
 		}
 	}
 	return nil

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +31,11 @@ import (
 const token = "test-token-0123456789"
 
 type env struct {
-	t   testing.TB
-	srv *httptest.Server
-	eng *payflow.Engine
-	gw  *demo.Gateway
+	server *localapi.Server
+	t      testing.TB
+	srv    *httptest.Server
+	eng    *payflow.Engine
+	gw     *demo.Gateway
 
 	gatewayURL string
 	st         *store.Store
@@ -79,7 +82,7 @@ func newEnv(t testing.TB, mods ...func(*localapi.Options)) *env {
 		gsrv.Close()
 		st.Close()
 	})
-	return &env{t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL, st: st, receipts: receipts}
+	return &env{server: api, t: t, srv: srv, eng: eng, gw: gw, gatewayURL: gsrv.URL, st: st, receipts: receipts}
 }
 
 type reply struct {
@@ -672,3 +675,86 @@ func TestMiniProgramOrderRoute(t *testing.T) {
 	r := e.call("GET", "/v1/miniprogram-orders", "")
 	assert.Equal(t, 405, r.status)
 }
+
+// TestBrowserRefusals: a page that is refused can read why (the refusal
+// carries CORS headers), health answers any origin, each kind of refusal
+// is logged once per origin with what to change, and the allowed origins
+// are normalized, take port wildcards and null, and can be replaced at
+// runtime.
+func TestBrowserRefusals(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	e := newEnv(t, func(o *localapi.Options) {
+		o.AllowedOrigins = []string{"HTTP://LOCALHOST:3000/", "http://127.0.0.1:*"}
+		o.Logger = slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(b)
+		}), nil))
+	})
+	origin := func(o string) func(*http.Request) { return withHeader("Origin", o) }
+	for i := 0; i < 3; i++ {
+		r := e.call("GET", "/v1/payments", "", origin("http://evil.example"))
+		assert.Equal(t, 403, r.status)
+		assert.Equal(t, "http://evil.example", r.header.Get("Access-Control-Allow-Origin"), "the page can read the refusal")
+		assert.Contains(t, string(r.body), `add \"http://evil.example\" to [api] allowed_origins`)
+	}
+	mu.Lock()
+	assert.Equal(t, 1, strings.Count(logs.String(), "code=forbidden_origin"), "logged once per origin: %s", logs.String())
+	mu.Unlock()
+	r := e.call("GET", "/v1/payments", "", origin("http://evil.example"), withHeader("Authorization", ""))
+	assert.Equal(t, 403, r.status, "origin before token")
+
+	r = e.call("GET", "/v1/health", "", origin("http://evil.example"), withHeader("Authorization", ""))
+	assert.Equal(t, 200, r.status, "health answers any page: posd is up")
+	assert.Equal(t, "http://evil.example", r.header.Get("Access-Control-Allow-Origin"))
+
+	r = e.call("OPTIONS", "/v1/payments", "", origin("http://evil.example"), withHeader("Authorization", ""))
+	assert.Equal(t, 204, r.status, "the preflight passes; the request it clears is refused with its reason")
+
+	r = e.call("GET", "/v1/payments", "", origin("http://localhost:3000"), withHeader("Authorization", ""))
+	assert.Equal(t, 401, r.status)
+	assert.Equal(t, "http://localhost:3000", r.header.Get("Access-Control-Allow-Origin"), "a 401 is readable too")
+	assert.Equal(t, "unauthorized", r.errCode(t))
+
+	for o, want := range map[string]int{
+		"http://localhost:3000":  200, // normalized from HTTP://LOCALHOST:3000/
+		"http://127.0.0.1:5173":  200, // port wildcard
+		"http://127.0.0.1":       200,
+		"http://localhost:3001":  403,
+		"https://127.0.0.1:5173": 403,
+		"null":                   403,
+	} {
+		assert.Equal(t, want, e.call("GET", "/v1/payments", "", origin(o)).status, o)
+	}
+	srv := e.server
+	require.NoError(t, srv.SetAllowedOrigins([]string{"null", "app://posd-ui"}))
+	assert.Equal(t, 200, e.call("GET", "/v1/payments", "", origin("null")).status, "reloaded: file:// pages allowed")
+	assert.Equal(t, 200, e.call("GET", "/v1/payments", "", origin("app://posd-ui")).status)
+	assert.Equal(t, 403, e.call("GET", "/v1/payments", "", origin("http://localhost:3000")).status)
+	assert.Error(t, srv.SetAllowedOrigins([]string{"*"}))
+	assert.Equal(t, 200, e.call("GET", "/v1/payments", "", origin("null")).status, "a refused reload changes nothing")
+}
+
+// TestQueryToken: ?access_token= is taken where a browser cannot set a
+// header (the event stream, a receipt's image) and only to read.
+func TestQueryToken(t *testing.T) {
+	e := newEnv(t)
+	p := e.paid("Q1", 100)
+	noAuth := withHeader("Authorization", "")
+	var r reply
+	for i := 0; i < 50; i++ {
+		if r = e.call("GET", "/v1/payments/"+p.ID+"/receipt?format=text&access_token="+token, "", noAuth); r.status == 200 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, 200, r.status, "<img src> with the token works: %s", r.body)
+	assert.Equal(t, 401, e.call("GET", "/v1/payments/"+p.ID+"/receipt?format=text&access_token=wrong", "", noAuth).status)
+	assert.Equal(t, 401, e.call("POST", "/v1/payments/"+p.ID+"/receipt?access_token="+token, "{}", noAuth).status, "not to reprint")
+	assert.Equal(t, 401, e.call("GET", "/v1/payments/"+p.ID+"?access_token="+token, "", noAuth).status, "not for the API at large")
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

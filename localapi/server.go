@@ -7,12 +7,15 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tillworks/posd/config"
@@ -37,6 +40,9 @@ type Options struct {
 	// Backup writes a consistent copy of the journal (GET
 	// /v1/journal/backup); nil: not offered.
 	Backup func(io.Writer) (int64, error)
+	// Reload reads the configuration again and applies what can change
+	// without a restart (POST /v1/config/reload); nil: not offered.
+	Reload func() (string, error)
 	Logger *slog.Logger
 	Now    func() time.Time
 	// BodyTimeout bounds how long a request's body may take to arrive, so
@@ -50,9 +56,12 @@ type Options struct {
 type Server struct {
 	opt     Options
 	eng     *payflow.Engine
-	origins map[string]bool
+	origins atomic.Pointer[[]config.Origin]
 	log     *slog.Logger
 	mux     *http.ServeMux
+
+	refusedMu sync.Mutex
+	refused   map[string]bool // code and origin of refusals already logged
 }
 
 // New returns the API server for an engine that has been started.
@@ -69,9 +78,11 @@ func New(opt Options) *Server {
 	if opt.BodyTimeout <= 0 {
 		opt.BodyTimeout = 20 * time.Second
 	}
-	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, origins: map[string]bool{}, mux: http.NewServeMux()}
-	for _, o := range opt.AllowedOrigins {
-		s.origins[strings.TrimSuffix(o, "/")] = true
+	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(), refused: map[string]bool{}}
+	if err := s.SetAllowedOrigins(opt.AllowedOrigins); err != nil {
+		// config.Load has checked them; an origin that does not parse
+		// matches nothing.
+		s.log.Error("api.allowed_origins", "err", err)
 	}
 	s.route("/v1/health", methods{"GET": s.health})
 	s.route("/v1/payments", methods{"GET": s.listPayments, "POST": s.createPayment})
@@ -86,6 +97,7 @@ func New(opt Options) *Server {
 	s.route("/v1/payments/{id}/receipt", methods{"GET": s.getReceipt, "POST": s.reprint})
 	s.route("/v1/printer/test", methods{"POST": s.testPage})
 	s.route("/v1/journal/backup", methods{"GET": s.backup})
+	s.route("/v1/config/reload", methods{"POST": s.reload})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})
@@ -117,28 +129,98 @@ func (s *Server) route(path string, m methods) {
 	})
 }
 
-// ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
-// Origin, CORS preflight, then the token for everything but health.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.opt.AllowRemote && !loopbackHost(r.Host) {
-		writeError(w, http.StatusForbidden, "forbidden_host", "the API answers only requests addressed to localhost or a loopback address")
+// ReloadResult is the answer of POST /v1/config/reload.
+type ReloadResult struct {
+	Reloaded string `json:"reloaded"`
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if err := emptyBody(r); err != nil {
+		s.badRequest(w, err)
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		if !s.origins[origin] {
-			writeError(w, http.StatusForbidden, "forbidden_origin", "origin "+origin+" is not in api.allowed_origins")
-			return
+	if s.opt.Reload == nil {
+		writeError(w, http.StatusNotFound, "not_found", "this daemon offers no reload")
+		return
+	}
+	msg, err := s.opt.Reload()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_configuration", "the configuration was not reloaded, nothing changed: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, ReloadResult{Reloaded: msg})
+}
+
+// SetReload offers POST /v1/config/reload, for a daemon that builds its
+// reload after its API.
+func (s *Server) SetReload(f func() (string, error)) { s.opt.Reload = f }
+
+// SetAllowedOrigins replaces the browser origins allowed to use the API
+// (api.allowed_origins), as posd does when its configuration is reloaded.
+// On an error nothing changes.
+func (s *Server) SetAllowedOrigins(list []string) error {
+	var rules []config.Origin
+	for i, o := range list {
+		r, err := config.ParseOrigin(o)
+		if err != nil {
+			return fmt.Errorf("api.allowed_origins[%d]: %w", i, err)
 		}
+		rules = append(rules, r)
+	}
+	s.origins.Store(&rules)
+	return nil
+}
+
+// originAllowed reports whether a browser's Origin header is allowed.
+func (s *Server) originAllowed(origin string) bool {
+	for _, r := range *s.origins.Load() {
+		if r.Match(origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// public is what any page may ask without being allowed: health (so that
+// a UI can tell "posd is down" from "posd refuses me"; it holds no
+// secret).
+func public(r *http.Request) bool {
+	return r.URL.Path == "/v1/health"
+}
+
+// ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
+// Origin, CORS preflight, then the token for everything but health. Every
+// answer to a browser carries the CORS headers that let its page read it,
+// refusals included: a page refused sees posd's words, not a bare
+// "Failed to fetch".
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin != "" {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
-		if r.Method == http.MethodOptions {
-			h.Set("Access-Control-Allow-Methods", "GET, POST")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+		h.Set("Access-Control-Expose-Headers", "Location")
+	}
+	if !s.opt.AllowRemote && !loopbackHost(r.Host) {
+		s.refuse(w, r, http.StatusForbidden, "forbidden_host",
+			fmt.Sprintf("the API answers only requests addressed to localhost or a loopback address, not %q: open the page at http://localhost or http://127.0.0.1", r.Host))
+		return
+	}
+	if origin != "" && r.Method == http.MethodOptions {
+		// A preflight is answered for any origin: the request it clears
+		// is refused below if its origin is not allowed, and its page can
+		// then read why.
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if origin != "" && !public(r) && !s.originAllowed(origin) {
+		s.refuse(w, r, http.StatusForbidden, "forbidden_origin",
+			fmt.Sprintf("origin %s is not in api.allowed_origins: add %q to [api] allowed_origins in posd's configuration, then reload it (posd service reload, or SIGHUP); docs/web-ui.md", origin, origin))
+		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		// The body must arrive within BodyTimeout; the deadline is lifted
@@ -148,9 +230,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
 		}
 	}
-	if r.URL.Path != "/v1/health" && !s.authorized(r) {
+	if !public(r) && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="posd"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the token is api.token or the api-token file in the data directory")
+		s.refuse(w, r, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the token is api.token or the api-token file in the data directory (posd token prints it); docs/web-ui.md")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -175,12 +257,41 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 func (s *Server) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok && r.URL.Path == "/v1/events" {
-		// EventSource cannot set headers; the event stream alone takes the
-		// token as a query parameter.
+	if !ok && queryToken(r) {
 		got, ok = r.URL.Query().Get("access_token"), true
 	}
 	return ok && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opt.Token)) == 1
+}
+
+// queryToken reports whether r may carry its token as ?access_token=:
+// only what a browser fetches without a chance to set a header, the event
+// stream (EventSource) and a receipt's image (<img src>), and only to
+// read.
+func queryToken(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return r.URL.Path == "/v1/events" || (strings.HasPrefix(r.URL.Path, "/v1/payments/") && strings.HasSuffix(r.URL.Path, "/receipt"))
+}
+
+// maxRefusalsLogged bounds the refusals remembered for logging once each.
+const maxRefusalsLogged = 256
+
+// refuse answers a refused request, and logs the first refusal of each
+// kind from each origin with what to change: the person setting a UI up
+// reads the log, not the page's console.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	key := code + " " + r.Header.Get("Origin")
+	s.refusedMu.Lock()
+	first := !s.refused[key] && len(s.refused) < maxRefusalsLogged
+	if first {
+		s.refused[key] = true
+	}
+	s.refusedMu.Unlock()
+	if first {
+		s.log.Warn("API request refused", "code", code, "origin", r.Header.Get("Origin"), "host", r.Host, "path", r.URL.Path, "what_to_do", msg)
+	}
+	writeError(w, status, code, msg)
 }
 
 // loopbackHost checks the Host header, with or without a port.

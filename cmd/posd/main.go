@@ -65,7 +65,7 @@ Usage:
   posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
   posd journal check|recover [--file F]         check the journal; copy what can be read of a damaged one into a new one
   posd journal backup FILE                      a consistent copy of the journal (from the running daemon, or the file)
-  posd service install|uninstall|start|stop|restart|status [--config FILE]
+  posd service install|uninstall|start|stop|restart|reload|status [--config FILE]
                                                  the system service (status exits 0 running, 3 stopped, 4 not installed)
   posd version                                   print the version
 

@@ -235,6 +235,36 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Gateways: eng.GatewayStatus,
 		Devices:  devices, Printer: queue, Backup: st.Backup,
 	})
+	reload := func() (string, error) {
+		if cfg.Source == "" {
+			return "", errors.New("posd runs on its embedded defaults (no --config): there is no file to read again")
+		}
+		n, err := config.Load(cfg.Source)
+		if err != nil {
+			return "", err
+		}
+		if err := api.SetAllowedOrigins(n.API.AllowedOrigins); err != nil {
+			return "", err
+		}
+		log.Info("configuration reloaded", "file", cfg.Source, "allowed_origins", n.API.AllowedOrigins)
+		return fmt.Sprintf("%s: api.allowed_origins now %q; other changes take effect at the next restart", cfg.Source, n.API.AllowedOrigins), nil
+	}
+	api.SetReload(reload)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if _, err := reload(); err != nil {
+					log.Error("configuration not reloaded (SIGHUP); nothing changed", "err", err)
+				}
+			}
+		}
+	}()
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		// Request bodies have their own deadline (localapi's BodyTimeout):

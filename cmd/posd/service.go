@@ -18,6 +18,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/packaging"
 )
 
@@ -145,7 +146,7 @@ func runService(cfg *config.Config, stderr io.Writer) error {
 }
 
 func cmdService(args []string, stdout io.Writer) (int, error) {
-	usage := &usageError{"usage: posd service install|uninstall|start|stop|restart|status [--config FILE]"}
+	usage := &usageError{"usage: posd service install|uninstall|start|stop|restart|reload|status [--config FILE]"}
 	if len(args) == 0 {
 		return 0, usage
 	}
@@ -192,6 +193,18 @@ func cmdService(args []string, stdout io.Writer) (int, error) {
 			return 0, fmt.Errorf("%s: %w", verb, err)
 		}
 		fmt.Fprintf(stdout, "%s: done\n", verb)
+	case "reload":
+		// Through the running daemon's API, on every system alike (the
+		// token is found through the service's configuration).
+		c, err := newAPIClient("", "", *cfgPath, "")
+		if err != nil {
+			return 0, err
+		}
+		var res localapi.ReloadResult
+		if err := c.do("POST", "/v1/config/reload", nil, &res); err != nil {
+			return 0, fmt.Errorf("reload: %w", err)
+		}
+		fmt.Fprintln(stdout, res.Reloaded)
 	case "status":
 		st, err := s.Status()
 		switch {

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReloadOrigins: api.allowed_origins changes without a restart, by
+// 'posd service reload' (through the API) and by SIGHUP; a configuration
+// that does not load changes nothing.
+func TestReloadOrigins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\n")
+	d := e.start("")
+	from := func(origin string) int {
+		req, _ := http.NewRequest("GET", d.api+"/v1/payments", nil)
+		req.Header.Set("Authorization", "Bearer "+crashToken)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	setOrigins := func(list string) {
+		b, err := os.ReadFile(e.config)
+		require.NoError(t, err)
+		lines := strings.Split(string(b), "\n")
+		var out []string
+		for _, l := range lines {
+			if strings.HasPrefix(l, "allowed_origins") {
+				continue
+			}
+			out = append(out, l)
+			if l == "[api]" {
+				out = append(out, "allowed_origins = "+list)
+			}
+		}
+		require.NoError(t, os.WriteFile(e.config, []byte(strings.Join(out, "\n")), 0o600))
+	}
+	assert.Equal(t, 403, from("http://localhost:5173"))
+
+	setOrigins(`["http://localhost:*"]`)
+	var out bytes.Buffer
+	code := run([]string{"service", "reload", "--config", e.config}, &out, &out)
+	require.Equal(t, 0, code, out.String())
+	assert.Contains(t, out.String(), `api.allowed_origins now ["http://localhost:*"]`)
+	assert.Equal(t, 200, from("http://localhost:5173"), "reloaded without a restart")
+
+	setOrigins(`["null"]`)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGHUP))
+	deadline := time.Now().Add(10 * time.Second)
+	for from("null") != 200 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Equal(t, 200, from("null"), "SIGHUP reloads")
+	assert.Equal(t, 403, from("http://localhost:5173"))
+
+	setOrigins(`["*"]`)
+	out.Reset()
+	code = run([]string{"service", "reload", "--config", e.config}, &out, &out)
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, out.String(), `"*" would let every web page`, "the client names what is wrong")
+	var refused map[string]map[string]string
+	assert.Equal(t, 400, d.request("POST", "/v1/config/reload", nil, &refused))
+	assert.Contains(t, refused["error"]["message"], "nothing changed")
+	assert.Equal(t, 200, from("null"), "a configuration that does not load changes nothing")
+}
