@@ -758,3 +758,86 @@ func TestQueryToken(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// sseEvent is one parsed Server-Sent Event.
+type sseEvent struct{ id, event, data string }
+
+// sseStream reads events from the stream at path until stop says so.
+func (e *env) sseStream(ctx context.Context, lastID string, stop func(sseEvent) bool) []sseEvent {
+	e.t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/events?access_token="+token, nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var out []sseEvent
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			cur.id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			cur.event = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			cur.data = line[6:]
+		case line == "" && cur.event != "":
+			out = append(out, cur)
+			if stop(cur) {
+				return out
+			}
+			cur = sseEvent{}
+		}
+	}
+	return out
+}
+
+// TestEventsReplay: a stream starts with a snapshot of the open payments;
+// a client that reconnects with Last-Event-ID gets exactly the events it
+// missed, and one whose id is from another run (or too old) is told to
+// refetch and gets a fresh snapshot.
+func TestEventsReplay(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waiting, r := e.create(`{"order_id":"OPEN","amount":100}`)
+	require.Equal(t, 201, r.status)
+
+	first := e.sseStream(ctx, "", func(ev sseEvent) bool { return ev.event == "snapshot" })
+	require.Len(t, first, 1)
+	assert.Contains(t, first[0].data, waiting.ID, "the snapshot has the open payment")
+	assert.NotEmpty(t, first[0].id)
+
+	// Disconnected while a payment is made and settled.
+	p := e.paid("MISSED", 100)
+	got := e.sseStream(ctx, first[0].id, func(ev sseEvent) bool {
+		return ev.event == "payment" && strings.Contains(ev.data, `"state":"paid"`) && strings.Contains(ev.data, p.ID)
+	})
+	var kinds []string
+	for _, ev := range got {
+		kinds = append(kinds, ev.event)
+		assert.NotEmpty(t, ev.id)
+	}
+	assert.NotContains(t, kinds, "snapshot", "a replay, not a snapshot")
+	assert.NotContains(t, kinds, "refetch")
+	assert.Contains(t, got[0].data, p.ID, "the first missed event is the new payment's")
+
+	// Replayed from the middle: only what came after.
+	mid := got[0].id
+	again := e.sseStream(ctx, mid, func(ev sseEvent) bool {
+		return ev.event == "payment" && strings.Contains(ev.data, `"state":"paid"`)
+	})
+	assert.Equal(t, len(got)-1, len(again), "exactly the events after %s", mid)
+
+	for _, stale := range []string{"oldrun.5", "garbage"} {
+		evs := e.sseStream(ctx, stale, func(ev sseEvent) bool { return ev.event == "snapshot" })
+		require.Len(t, evs, 2, stale)
+		assert.Equal(t, "refetch", evs[0].event)
+		assert.Contains(t, evs[0].data, "read the payments again")
+		assert.Equal(t, "snapshot", evs[1].event)
+	}
+}

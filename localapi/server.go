@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,8 @@ type Server struct {
 
 	refusedMu sync.Mutex
 	refused   map[string]bool // code and origin of refusals already logged
+
+	epoch string // names this run in event ids: an id from an earlier run is not replayed
 }
 
 // New returns the API server for an engine that has been started.
@@ -78,7 +81,8 @@ func New(opt Options) *Server {
 	if opt.BodyTimeout <= 0 {
 		opt.BodyTimeout = 20 * time.Second
 	}
-	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(), refused: map[string]bool{}}
+	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(), refused: map[string]bool{},
+		epoch: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if err := s.SetAllowedOrigins(opt.AllowedOrigins); err != nil {
 		// config.Load has checked them; an origin that does not parse
 		// matches nothing.

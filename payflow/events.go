@@ -8,6 +8,9 @@ import (
 // Event is something the cash register may want to know as it happens: a
 // payment or refund changed state, a code was scanned, a device came or went.
 type Event struct {
+	// Seq numbers the bus's events from 1, in the order published: a
+	// client that lost some asks for those after the last it saw (Since).
+	Seq     uint64       `json:"-"`
 	Type    string       `json:"type"` // payment | refund | scan | device
 	At      time.Time    `json:"at"`
 	Payment *Payment     `json:"payment,omitempty"`
@@ -52,7 +55,12 @@ type DeviceStatus struct {
 type Bus struct {
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
+	seq  uint64
+	ring []Event // the last BusHistory events, oldest first
 }
+
+// BusHistory is how many past events a bus keeps for Since.
+const BusHistory = 1024
 
 // Subscribe returns a channel of events and a function that ends the
 // subscription and closes the channel.
@@ -79,10 +87,43 @@ func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
 func (b *Bus) Publish(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.seq++
+	ev.Seq = b.seq
+	if len(b.ring) == BusHistory {
+		copy(b.ring, b.ring[1:])
+		b.ring = b.ring[:BusHistory-1]
+	}
+	b.ring = append(b.ring, ev)
 	for ch := range b.subs {
 		select {
 		case ch <- ev:
 		default:
 		}
 	}
+}
+
+// Since returns the events published after seq, oldest first. ok is false
+// when some of them are no longer kept (more than BusHistory ago) or seq
+// is not one this bus gave: the client must read the state afresh.
+func (b *Bus) Since(seq uint64) (events []Event, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if seq > b.seq {
+		return nil, false
+	}
+	if seq == b.seq {
+		return nil, true
+	}
+	if len(b.ring) == 0 || b.ring[0].Seq > seq+1 {
+		return nil, false
+	}
+	i := int(seq + 1 - b.ring[0].Seq)
+	return append([]Event(nil), b.ring[i:]...), true
+}
+
+// Seq is the number of the last event published.
+func (b *Bus) Seq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
 }
