@@ -65,6 +65,7 @@ type Server struct {
 	refused   map[string]bool // code and origin of refusals already logged
 
 	epoch string // names this run in event ids: an id from an earlier run is not replayed
+	token atomic.Pointer[string]
 }
 
 // New returns the API server for an engine that has been started.
@@ -83,6 +84,7 @@ func New(opt Options) *Server {
 	}
 	s := &Server{opt: opt, eng: opt.Engine, log: opt.Logger, mux: http.NewServeMux(), refused: map[string]bool{},
 		epoch: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	s.SetToken(opt.Token)
 	if err := s.SetAllowedOrigins(opt.AllowedOrigins); err != nil {
 		// config.Load has checked them; an origin that does not parse
 		// matches nothing.
@@ -154,6 +156,10 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, ReloadResult{Reloaded: msg})
 }
+
+// SetToken replaces the API token (posd token --rotate, then a reload):
+// requests with the old one are refused from then on.
+func (s *Server) SetToken(t string) { s.token.Store(&t) }
 
 // SetReload offers POST /v1/config/reload, for a daemon that builds its
 // reload after its API.
@@ -264,7 +270,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	if !ok && queryToken(r) {
 		got, ok = r.URL.Query().Get("access_token"), true
 	}
-	return ok && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opt.Token)) == 1
+	return ok && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(*s.token.Load())) == 1
 }
 
 // queryToken reports whether r may carry its token as ?access_token=:

@@ -75,3 +75,46 @@ func TestReloadOrigins(t *testing.T) {
 	assert.Contains(t, refused["error"]["message"], "nothing changed")
 	assert.Equal(t, 200, from("null"), "a configuration that does not load changes nothing")
 }
+
+// TestTokenRotate: 'posd token' prints the generated token; --rotate
+// replaces it and the running daemon takes the new one at once.
+func TestTokenRotate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\n")
+	b, err := os.ReadFile(e.config)
+	require.NoError(t, err)
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "token = ") {
+			kept = append(kept, l)
+		}
+	}
+	require.NoError(t, os.WriteFile(e.config, []byte(strings.Join(kept, "\n")), 0o600))
+	d := e.start("")
+	status := func(tok string) int {
+		req, _ := http.NewRequest("GET", d.api+"/v1/payments", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	var out bytes.Buffer
+	require.Equal(t, 0, run([]string{"token", "--config", e.config}, &out, &out), out.String())
+	old := strings.TrimSpace(out.String())
+	assert.Len(t, old, 48)
+	assert.Equal(t, 200, status(old))
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"token", "--rotate", "--config", e.config}, &out, &out), out.String())
+	fresh := strings.TrimSpace(out.String())
+	assert.Len(t, fresh, 48)
+	assert.NotEqual(t, old, fresh)
+	assert.Equal(t, 401, status(old), "the old token is refused at once")
+	assert.Equal(t, 200, status(fresh))
+	fi, err := os.Stat(strings.TrimSuffix(e.dir, "/") + "/data/api-token")
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}

@@ -236,18 +236,24 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Devices:  devices, Printer: queue, Backup: st.Backup,
 	})
 	reload := func() (string, error) {
-		if cfg.Source == "" {
-			return "", errors.New("posd runs on its embedded defaults (no --config): there is no file to read again")
+		n := cfg
+		if cfg.Source != "" {
+			var err error
+			if n, err = config.Load(cfg.Source); err != nil {
+				return "", err
+			}
 		}
-		n, err := config.Load(cfg.Source)
+		n.DataDir = cfg.DataDir // where this daemon keeps its data does not move under it
+		tok, err := apiToken(n)
 		if err != nil {
 			return "", err
 		}
 		if err := api.SetAllowedOrigins(n.API.AllowedOrigins); err != nil {
 			return "", err
 		}
+		api.SetToken(tok)
 		log.Info("configuration reloaded", "file", cfg.Source, "allowed_origins", n.API.AllowedOrigins)
-		return fmt.Sprintf("%s: api.allowed_origins now %q; other changes take effect at the next restart", cfg.Source, n.API.AllowedOrigins), nil
+		return fmt.Sprintf("%s: api.allowed_origins now %q, the API token re-read; other changes take effect at the next restart", orEmbedded(cfg.Source), n.API.AllowedOrigins), nil
 	}
 	api.SetReload(reload)
 	hup := make(chan os.Signal, 1)
@@ -300,6 +306,13 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	eng.Close()
 	return nil
+}
+
+func orEmbedded(file string) string {
+	if file == "" {
+		return "the embedded defaults"
+	}
+	return file
 }
 
 func tokenSource(cfg *config.Config) string {
