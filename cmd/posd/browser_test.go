@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromium finds Debian's Chromium. CI installs it (.ci/run); elsewhere
+// the browser test is skipped without it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium: .ci/run installs Debian's chromium")
+	}
+	t.Skip("no chromium")
+	return ""
+}
+
+// pageServer serves testdata/browser.html (the cash register's page) and
+// takes the page's report.
+type pageServer struct {
+	base    string // http://localhost:PORT
+	port    string
+	reports chan map[string]any
+}
+
+func newPageServer(t *testing.T) *pageServer {
+	t.Helper()
+	page, err := os.ReadFile("testdata/browser.html")
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ps := &pageServer{base: "http://localhost:" + port, port: port, reports: make(chan map[string]any, 4)}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // the report of a file:// page is cross-origin
+		switch r.URL.Path {
+		case "/ui.html":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(page)
+		case "/report":
+			var v map[string]any
+			b, _ := io.ReadAll(r.Body)
+			if json.Unmarshal(b, &v) == nil {
+				ps.reports <- v
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ps
+}
+
+// browse opens pageURL in headless Chromium and returns what the page
+// reported.
+func browse(t *testing.T, chrome string, ps *pageServer, pageURL string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), pageURL)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	select {
+	case r := <-ps.reports:
+		return r
+	case <-ctx.Done():
+		t.Fatalf("the page never reported (%s):\n%s", pageURL, stderr.String())
+	}
+	return nil
+}
+
+// TestBrowser runs a cash register's page in a real headless Chromium
+// against a real posd: served from http://localhost:PORT it creates a
+// payment and sees paying → paid through EventSource, cancels one, refunds
+// one, shows the receipt image (<img> with access_token), and after being
+// disconnected across a payment gets it on reconnecting; served from an
+// origin posd does not allow it reads posd's refusal, not "Failed to
+// fetch"; a file:// page works with "null" allowed and is refused clearly
+// once it is not (reloaded, no restart).
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Chromium and the daemon")
+	}
+	chrome := chromium(t)
+	ps := newPageServer(t)
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\ndelay = \"0.3s\"\n")
+	setOrigins := func(list ...string) {
+		b, err := os.ReadFile(e.config)
+		require.NoError(t, err)
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "allowed_origins") {
+				continue
+			}
+			out = append(out, l)
+			if l == "[api]" {
+				q, _ := json.Marshal(list)
+				out = append(out, "allowed_origins = "+string(q))
+			}
+		}
+		require.NoError(t, os.WriteFile(e.config, []byte(strings.Join(out, "\n")), 0o600))
+	}
+	setOrigins(ps.base, "null")
+	d := e.start("")
+	page := func(origin, mode string) string {
+		q := url.Values{"posd": {d.api}, "token": {crashToken}, "mode": {mode}, "report": {ps.base + "/report"}}
+		return origin + "/ui.html?" + q.Encode()
+	}
+
+	r := browse(t, chrome, ps, page(ps.base, "main"))
+	t.Logf("page: %v", r)
+	assert.Nil(t, r["exception"])
+	assert.Equal(t, true, r["snapshot"], "the stream starts with a snapshot")
+	assert.EqualValues(t, 201, r["create"])
+	assert.Equal(t, []any{"paying", "paid"}, r["states"], "paying → paid through EventSource")
+	assert.Equal(t, "cancelled", r["cancelled"])
+	assert.EqualValues(t, 201, r["refund"])
+	assert.Equal(t, "loaded", r["receipt"], "the receipt image loads with ?access_token=")
+	assert.EqualValues(t, 576, r["receiptWidth"], "80 mm: 576 dots")
+	assert.Equal(t, true, r["replayed"], "the payment made while disconnected arrives on reconnecting")
+	assert.Equal(t, false, r["replaySnapshot"], "a replay, not a snapshot")
+
+	// The same page from an origin posd does not list.
+	r = browse(t, chrome, ps, page("http://127.0.0.1:"+ps.port, "refused"))
+	assert.Nil(t, r["fetchError"], "the page reads the refusal instead of 'Failed to fetch'")
+	assert.EqualValues(t, 403, r["status"])
+	errObj, _ := r["error"].(map[string]any)
+	assert.Equal(t, "forbidden_origin", errObj["code"])
+	assert.Contains(t, fmt.Sprint(errObj["message"]), "add \"http://127.0.0.1:"+ps.port+"\" to [api] allowed_origins")
+	assert.EqualValues(t, 200, r["health"], "health answers any page: posd is up")
+
+	// A file:// page: allowed as "null", then not (reloaded).
+	dir := t.TempDir()
+	b, err := os.ReadFile("testdata/browser.html")
+	require.NoError(t, err)
+	file := filepath.Join(dir, "ui.html")
+	require.NoError(t, os.WriteFile(file, b, 0o644))
+	fileURL := func() string {
+		q := url.Values{"posd": {d.api}, "token": {crashToken}, "mode": {"file"}, "report": {ps.base + "/report"}}
+		return "file://" + file + "?" + q.Encode()
+	}
+	r = browse(t, chrome, ps, fileURL())
+	assert.Contains(t, []any{"null", "file://"}, r["origin"], "a file:// page (its requests carry Origin: null)")
+	assert.EqualValues(t, 200, r["status"], "a file:// page works with null allowed: %v", r)
+	setOrigins(ps.base)
+	require.Equal(t, 200, d.request("POST", "/v1/config/reload", nil, nil))
+	r = browse(t, chrome, ps, fileURL())
+	assert.EqualValues(t, 403, r["status"], "and is refused, readably, without: %v", r)
+	errObj, _ = r["error"].(map[string]any)
+	assert.Contains(t, fmt.Sprint(errObj["message"]), `add "null"`)
+}
