@@ -711,6 +711,9 @@ func TestBrowserRefusals(t *testing.T) {
 
 	r = e.call("OPTIONS", "/v1/payments", "", origin("http://evil.example"), withHeader("Authorization", ""))
 	assert.Equal(t, 204, r.status, "the preflight passes; the request it clears is refused with its reason")
+	assert.Empty(t, r.header.Get("Access-Control-Allow-Private-Network"))
+	r = e.call("OPTIONS", "/v1/payments", "", origin("https://pos.example.com"), withHeader("Access-Control-Request-Private-Network", "true"))
+	assert.Equal(t, "true", r.header.Get("Access-Control-Allow-Private-Network"), "Chromium's local network preflight")
 
 	r = e.call("GET", "/v1/payments", "", origin("http://localhost:3000"), withHeader("Authorization", ""))
 	assert.Equal(t, 401, r.status)

@@ -224,6 +224,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID")
 		h.Set("Access-Control-Max-Age", "600")
+		if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+			// Chromium's private network access: a public page asking for
+			// this machine (the user is still asked).
+			h.Set("Access-Control-Allow-Private-Network", "true")
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
