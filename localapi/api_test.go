@@ -166,6 +166,7 @@ func TestGuards(t *testing.T) {
 		code   string
 	}{
 		{"health needs no token", "GET", "/v1/health", []func(*http.Request){withHeader("Authorization", "")}, 200, ""},
+		{"the API's description needs no token", "GET", "/v1/openapi.json", []func(*http.Request){withHeader("Authorization", ""), withHeader("Origin", "http://evil.example")}, 200, ""},
 		{"no token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "")}, 401, "unauthorized"},
 		{"wrong token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "Bearer nope")}, 401, "unauthorized"},
 		{"basic auth is not a token", "GET", "/v1/payments", []func(*http.Request){withHeader("Authorization", "Basic "+token)}, 401, "unauthorized"},

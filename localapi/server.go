@@ -64,8 +64,9 @@ type Server struct {
 	refusedMu sync.Mutex
 	refused   map[string]bool // code and origin of refusals already logged
 
-	epoch string // names this run in event ids: an id from an earlier run is not replayed
-	token atomic.Pointer[string]
+	epoch  string // names this run in event ids: an id from an earlier run is not replayed
+	token  atomic.Pointer[string]
+	routes []string // "METHOD path" of every route, for the OpenAPI check
 }
 
 // New returns the API server for an engine that has been started.
@@ -104,6 +105,7 @@ func New(opt Options) *Server {
 	s.route("/v1/printer/test", methods{"POST": s.testPage})
 	s.route("/v1/journal/backup", methods{"GET": s.backup})
 	s.route("/v1/config/reload", methods{"POST": s.reload})
+	s.route("/v1/openapi.json", methods{"GET": s.openapi})
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})
@@ -118,6 +120,7 @@ func (s *Server) route(path string, m methods) {
 	allowed := make([]string, 0, len(m))
 	for k := range m {
 		allowed = append(allowed, k)
+		s.routes = append(s.routes, k+" "+path)
 	}
 	sort.Strings(allowed)
 	allow := strings.Join(allowed, ", ")
@@ -191,11 +194,11 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// public is what any page may ask without being allowed: health (so that
-// a UI can tell "posd is down" from "posd refuses me"; it holds no
-// secret).
+// public is what any page may ask without being allowed or a token: health
+// (so that a UI can tell "posd is down" from "posd refuses me") and the
+// API's description; neither holds a secret.
 func public(r *http.Request) bool {
-	return r.URL.Path == "/v1/health"
+	return r.URL.Path == "/v1/health" || r.URL.Path == "/v1/openapi.json"
 }
 
 // ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
