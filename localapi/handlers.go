@@ -449,11 +449,24 @@ type Health struct {
 	RefundsInDoubt   int    `json:"refunds_in_doubt"`
 	AwaitingScan     string `json:"awaiting_scan,omitempty"`
 	Message          string `json:"message,omitempty"`
+	// Devices are the scanners and the printer and their state (paper
+	// out, disconnected): what anyone at the till may see.
+	Devices []payflow.DeviceStatus `json:"devices"`
+	// OriginAllowed says, to a page that sent an Origin, whether posd
+	// allows it (a UI that can read health but is refused elsewhere).
+	OriginAllowed *bool `json:"origin_allowed,omitempty"`
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	h := Health{Status: "ok", Version: s.opt.Version, Provider: s.opt.Provider, TillID: s.opt.TillID, Journal: "ok",
-		Gateways: []payflow.GatewayStatus{}}
+		Gateways: []payflow.GatewayStatus{}, Devices: []payflow.DeviceStatus{}}
+	if s.opt.Devices != nil {
+		h.Devices = append(h.Devices, s.opt.Devices()...)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		ok := s.originAllowed(r, origin)
+		h.OriginAllowed = &ok
+	}
 	if s.opt.Gateways != nil {
 		h.Gateways = s.opt.Gateways()
 	}

@@ -5,6 +5,7 @@ package localapi
 
 import (
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,6 +107,7 @@ func New(opt Options) *Server {
 	s.route("/v1/journal/backup", methods{"GET": s.backup})
 	s.route("/v1/config/reload", methods{"POST": s.reload})
 	s.route("/v1/openapi.json", methods{"GET": s.openapi})
+	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})
@@ -184,8 +186,13 @@ func (s *Server) SetAllowedOrigins(list []string) error {
 	return nil
 }
 
-// originAllowed reports whether a browser's Origin header is allowed.
-func (s *Server) originAllowed(origin string) bool {
+// originAllowed reports whether a browser's Origin header is allowed:
+// listed, or posd's own (the status page it serves, at the address the
+// request came to).
+func (s *Server) originAllowed(r *http.Request, origin string) bool {
+	if origin == "http://"+r.Host {
+		return true
+	}
 	for _, r := range *s.origins.Load() {
 		if r.Match(origin) {
 			return true
@@ -194,11 +201,26 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
+//go:embed status/index.html
+var statusHTML []byte
+
+// statusPage serves the status page (localapi/status): no token needed to
+// load it; what it shows beyond health it asks for with the token the
+// operator enters.
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'")
+	w.Write(statusHTML)
+}
+
 // public is what any page may ask without being allowed or a token: health
 // (so that a UI can tell "posd is down" from "posd refuses me") and the
 // API's description; neither holds a secret.
 func public(r *http.Request) bool {
-	return r.URL.Path == "/v1/health" || r.URL.Path == "/v1/openapi.json"
+	return r.URL.Path == "/v1/health" || r.URL.Path == "/v1/openapi.json" || r.URL.Path == "/"
 }
 
 // ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
@@ -235,7 +257,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if origin != "" && !public(r) && !s.originAllowed(origin) {
+	if origin != "" && !public(r) && !s.originAllowed(r, origin) {
 		s.refuse(w, r, http.StatusForbidden, "forbidden_origin",
 			fmt.Sprintf("origin %s is not in api.allowed_origins: add %q to [api] allowed_origins in posd's configuration, then reload it (posd service reload, or SIGHUP); docs/web-ui.md", origin, origin))
 		return

@@ -174,3 +174,64 @@ func TestBrowser(t *testing.T) {
 	errObj, _ = r["error"].(map[string]any)
 	assert.Contains(t, fmt.Sprint(errObj["message"]), `add "null"`)
 }
+
+// TestStatusPage renders posd's own status page in headless Chromium at
+// 1024×768: without the token it shows the till's state, the printer that
+// cannot be reached as offline; with it, today's payments. The screenshot
+// is kept in $POSD_ARTIFACTS (CI: dist/artifacts/status-page.png).
+func TestStatusPage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Chromium and the daemon")
+	}
+	chrome := chromium(t)
+	closed := freePort(t) // nothing listens there: the printer is away
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\ndelay = \"0.1s\"\n[printer]\ntype = \"tcp\"\naddress = \""+closed+"\"\n")
+	d := e.start("")
+	require.Equal(t, 201, d.request("POST", "/v1/payments", map[string]any{"order_id": "SHOWN-1", "amount": 1250, "auth_code": "134567890123456789"}, nil))
+	d.settled("SHOWN-1")
+	render := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=en-US",
+			"--user-data-dir=" + t.TempDir(), "--window-size=1024,768",
+			// Virtual time: the page's first fetches are answered before it
+			// is captured; its event stream opens later (2 s), as its
+			// refresh does (5 s).
+			"--virtual-time-budget=1500"}
+		cmd := exec.CommandContext(ctx, chrome, append(base, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.WaitDelay = time.Second // Chromium's helpers may keep its output open after it exits
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s", stderr.String())
+		return string(out)
+	}
+	var dom string
+	for i := 0; i < 3 && !strings.Contains(dom, "offline"); i++ {
+		dom = render("--dump-dom", d.api+"/")
+	}
+	assert.Contains(t, dom, "till-crash", "the till")
+	assert.Contains(t, dom, "printer (tcp)")
+	assert.Regexp(t, `pill bad">offline`, dom, "the printer that cannot be reached shows as offline")
+	assert.Contains(t, dom, "Enter the API token", "no payments without the token")
+	assert.NotContains(t, dom, "SHOWN-1")
+
+	for i := 0; i < 3 && !strings.Contains(dom, "SHOWN-1"); i++ {
+		dom = render("--dump-dom", d.api+"/#token="+crashToken)
+	}
+	assert.Contains(t, dom, "SHOWN-1", "with the token: today's payments")
+	assert.Contains(t, dom, "¥12.50")
+
+	dir := os.Getenv("POSD_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	shot := filepath.Join(dir, "status-page.png")
+	render("--screenshot="+shot, d.api+"/#token="+crashToken)
+	fi, err := os.Stat(shot)
+	require.NoError(t, err)
+	assert.Greater(t, fi.Size(), int64(5000), "a screenshot with something on it")
+	t.Logf("status page screenshot: %s", shot)
+}
