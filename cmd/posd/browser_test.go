@@ -235,3 +235,28 @@ func TestStatusPage(t *testing.T) {
 	assert.Greater(t, fi.Size(), int64(5000), "a screenshot with something on it")
 	t.Logf("status page screenshot: %s", shot)
 }
+
+// TestJSClient runs clients/js's tests (node --test) against a real posd.
+func TestJSClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs node and the daemon")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no node: .ci/run installs nodejs")
+		}
+		t.Skip("no node")
+	}
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\ndelay = \"0.2s\"\n")
+	d := e.start("")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "test/")
+	cmd.Dir = "../../clients/js"
+	cmd.Env = append(os.Environ(), "POSD_URL="+d.api, "POSD_TOKEN="+crashToken)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s\nposd's log:\n%s", out, d.output())
+	assert.Contains(t, string(out), "# pass 4")
+	assert.Contains(t, string(out), "# fail 0")
+}
