@@ -45,8 +45,11 @@ type Options struct {
 	// Reload reads the configuration again and applies what can change
 	// without a restart (POST /v1/config/reload); nil: not offered.
 	Reload func() (string, error)
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Metrics serves GET /metrics (Prometheus text format, behind the
+	// token like every route); nil: not offered.
+	Metrics http.Handler
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// BodyTimeout bounds how long a request's body may take to arrive, so
 	// that a slow or stalled client cannot hold a connection open; zero:
 	// 20 s. (Answers are not bounded: events and long polls stream for as
@@ -108,6 +111,9 @@ func New(opt Options) *Server {
 	s.route("/v1/config/reload", methods{"POST": s.reload})
 	s.route("/v1/openapi.json", methods{"GET": s.openapi})
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	if opt.Metrics != nil {
+		s.mux.Handle("GET /metrics", opt.Metrics)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
 	})

@@ -143,12 +143,12 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	if code == orderToken {
 		req.AuthCode, code = "", ""
 		if mo, ok := prov.(MiniProgramOrderer); ok && p.MiniProgram != nil {
-			o, err = mo.MiniProgramOrder(ctx, req, *p.MiniProgram)
+			o, err = timed(e, p.Gateway, "miniprogram_order", func() (Outcome, error) { return mo.MiniProgramOrder(ctx, req, *p.MiniProgram) })
 		} else {
 			err = fmt.Errorf("%w: gateway %s cannot place mini-program orders (the configuration changed?)", ErrNotSent, p.Gateway)
 		}
 	} else {
-		o, err = prov.Pay(ctx, req)
+		o, err = timed(e, p.Gateway, "pay", func() (Outcome, error) { return prov.Pay(ctx, req) })
 	}
 	failpoint.Hit("pay-answered")
 	noted(err)
@@ -215,7 +215,7 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 // may or may not have reached the gateway, so ask before anything else.
 func (e *Engine) resolvePaying(p *Payment) {
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, p.ref())
+	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -242,7 +242,7 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 	}
 	failpoint.Hit("in-doubt")
 	prov, noted, _ := e.gateway(p)
-	o, err := prov.Query(e.ctx, p.ref())
+	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -274,7 +274,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 		return
 	}
 	failpoint.Hit("cancel-journaled")
-	o, err := prov.Cancel(e.ctx, p.ref())
+	o, err := timed(e, p.Gateway, "cancel", func() (Outcome, error) { return prov.Cancel(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -338,7 +338,7 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 			Note: "the gateway accepts a cancel from " + at.Format(time.DateTime) + ": waiting, and asking about the order meanwhile"})
 		return true
 	}
-	o, err := prov.Query(e.ctx, p.ref())
+	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return true
 	}
@@ -510,7 +510,7 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
 			failpoint.Hit("refund-journaled")
-			o, err := prov.Refund(e.ctx, req)
+			o, err := timed(e, p.Gateway, "refund", func() (Outcome, error) { return prov.Refund(e.ctx, req) })
 			failpoint.Hit("refund-answered")
 			if e.ctx.Err() != nil {
 				return
@@ -545,7 +545,7 @@ func (e *Engine) askRefund(prov Provider, noted func(error), p *Payment, r *Refu
 	if !can {
 		return "", Input{}, false
 	}
-	o, err := rq.QueryRefund(e.ctx, req)
+	o, err := timed(e, p.Gateway, "query_refund", func() (Outcome, error) { return rq.QueryRefund(e.ctx, req) })
 	if e.ctx.Err() != nil {
 		return "", Input{}, false
 	}
@@ -583,4 +583,16 @@ func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {
 	}
 	e.log.Info("refund "+string(r.State), "payment", paymentID, "refund", refundID, "gateway_code", p.Scrub(in.Outcome.Code))
 	e.publishRefund(p, r)
+}
+
+// timed runs one gateway call and tells Options.ObserveCall how long it
+// took and whether it failed.
+func timed(e *Engine, gateway, call string, f func() (Outcome, error)) (Outcome, error) {
+	if e.observe == nil {
+		return f()
+	}
+	start := time.Now()
+	o, err := f()
+	e.observe(gateway, call, time.Since(start), err)
+	return o, err
 }

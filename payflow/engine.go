@@ -43,6 +43,10 @@ type Options struct {
 	Logger   *slog.Logger
 	Classify Classifier
 	Bus      *Bus
+	// ObserveCall, when set, is told of every gateway call: which
+	// gateway, which call (pay, query, cancel, refund, …), how long it took
+	// on the wall clock and its error, nil when the gateway answered.
+	ObserveCall func(gateway, call string, d time.Duration, err error)
 }
 
 // Engine runs payments and refunds through their state machines, one
@@ -71,6 +75,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 
 	beforePay func() // tests: runs as a driver is about to send a pay
+	observe   func(gateway, call string, d time.Duration, err error)
 }
 
 type driver struct {
@@ -105,7 +110,7 @@ func NewEngine(cfg Config, j Journal, gws Gateways, opt Options) *Engine {
 	}
 	return &Engine{
 		cfg: cfg, j: j, gws: gws,
-		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus,
+		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus, observe: opt.ObserveCall,
 		drivers: make(map[string]*driver),
 		refunds: make(map[string]bool),
 		codes:   make(map[string]string),

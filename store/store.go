@@ -43,7 +43,14 @@ type Store struct {
 	// cleared by the next one that succeeds; Check reports it.
 	writeErr atomic.Pointer[writeFailure]
 	failNext func() error // tests: makes the next commits fail
+	// onCommit, when set (ObserveCommits), is told how long each write
+	// transaction took, its fsync included.
+	onCommit atomic.Pointer[func(time.Duration)]
 }
+
+// ObserveCommits has f told how long each write transaction takes,
+// commit and fsync included (for the journal commit latency metric).
+func (s *Store) ObserveCommits(f func(time.Duration)) { s.onCommit.Store(&f) }
 
 type writeFailure struct {
 	err error
@@ -54,6 +61,10 @@ type writeFailure struct {
 // itself (not fn's own refusal) failed.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	var fnErr error
+	if f := s.onCommit.Load(); f != nil {
+		start := time.Now()
+		defer func() { (*f)(time.Since(start)) }()
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if fnErr = fn(tx); fnErr != nil {
 			return fnErr

@@ -175,6 +175,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	bus := &payflow.Bus{}
+	mets := newMetrics()
 	eng := payflow.NewEngine(payflow.Config{
 		TillID:              cfg.TillID,
 		PollInterval:        cfg.Payflow.PollInterval.Duration,
@@ -183,7 +184,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 		RefundAttempts:      cfg.Payflow.RefundAttempts,
-	}, st, gws, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus})
+	}, st, gws, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus, ObserveCall: mets.observeCall})
 
 	queue, err := newPrinter(cfg, st, log)
 	if err != nil {
@@ -225,6 +226,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			State: ps.State, Detail: detail, Since: ps.Since, Printed: ps.Printed})
 	}
 
+	mets.watch(eng, st, devices, queue, Version())
+
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (api.listen): %w; is another posd running?", cfg.API.Listen, err)
@@ -233,7 +236,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Engine: eng, Token: token, AllowedOrigins: cfg.API.AllowedOrigins, AllowRemote: cfg.API.AllowRemote,
 		Version: Version(), Provider: gws.Default, TillID: cfg.TillID, JournalCheck: st.Check, Logger: log,
 		Gateways: eng.GatewayStatus,
-		Devices:  devices, Printer: queue, Backup: st.Backup,
+		Devices:  devices, Printer: queue, Backup: st.Backup, Metrics: mets.handler(),
 	})
 	reload := func() (string, error) {
 		n := cfg
