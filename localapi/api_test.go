@@ -845,3 +845,55 @@ func TestEventsReplay(t *testing.T) {
 		assert.Equal(t, "snapshot", evs[1].event)
 	}
 }
+
+// TestPairing: a code opened with the token is traded once for the token,
+// without one; five wrong tries or five minutes close it; a page from an
+// origin posd does not allow cannot pair.
+func TestPairing(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	e := newEnv(t, func(o *localapi.Options) {
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	noAuth := withHeader("Authorization", "")
+	open := func() string {
+		r := e.call("POST", "/v1/pair/code", "")
+		require.Equal(t, 201, r.status, string(r.body))
+		var c localapi.PairCode
+		r.json(t, &c)
+		assert.Regexp(t, `^\d{6}$`, c.Code)
+		return c.Code
+	}
+	assert.Equal(t, 401, e.call("POST", "/v1/pair/code", "", noAuth).status, "opening a code needs the token")
+	r := e.call("POST", "/v1/pair", `{"code":"123456"}`, noAuth)
+	assert.Equal(t, 403, r.status)
+	assert.Equal(t, "pairing_closed", r.errCode(t))
+
+	code := open()
+	r = e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth, withHeader("Origin", "http://evil.example"))
+	assert.Equal(t, 403, r.status, "not from an origin posd refuses")
+	assert.Equal(t, "forbidden_origin", r.errCode(t))
+	r = e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth, withHeader("Origin", "http://localhost:3000"))
+	require.Equal(t, 200, r.status, string(r.body))
+	var got localapi.PairResult
+	r.json(t, &got)
+	assert.Equal(t, token, got.Token)
+	assert.Equal(t, "pairing_closed", e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth).errCode(t), "once")
+
+	code = open()
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	for i := 1; i < 5; i++ {
+		r = e.call("POST", "/v1/pair", `{"code":"`+wrong+`"}`, noAuth)
+		assert.Equal(t, "wrong_code", r.errCode(t))
+	}
+	assert.Equal(t, "pairing_closed", e.call("POST", "/v1/pair", `{"code":"`+wrong+`"}`, noAuth).errCode(t), "the fifth wrong try closes it")
+	assert.Equal(t, "pairing_closed", e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth).errCode(t), "even for the right code")
+
+	code = open()
+	advance(5*time.Minute + time.Second)
+	assert.Equal(t, "pairing_closed", e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth).errCode(t), "five minutes")
+}

@@ -50,6 +50,9 @@ var operations = []operation{
 	{Method: "POST", Path: "/v1/payments/{id}/receipt", Summary: "Print a copy, marked 重印", Body: map[string]string{}, Answer: JobResponse{}, Status: 202, Errors: []string{"not_found", "no_receipt", "no_printer"}},
 	{Method: "POST", Path: "/v1/printer/test", Summary: "Print a test page saying what posd assumes of the printer", Answer: JobResponse{}, Status: 202, Errors: []string{"no_printer"}},
 	{Method: "GET", Path: "/v1/journal/backup", Summary: "A consistent copy of the journal", Status: 200, Content: "application/octet-stream"},
+	{Method: "POST", Path: "/v1/pair/code", Summary: "Open a pairing code (posd pair): a UI trades it once, within 5 minutes, for the token", Answer: PairCode{}, Status: 201},
+	{Method: "POST", Path: "/v1/pair", Summary: "Trade a pairing code for the token (no token; an allowed origin)", Body: PairRequest{}, Answer: PairResult{}, Status: 200,
+		Errors: []string{"invalid_request", "wrong_code", "pairing_closed"}, Public: true},
 	{Method: "POST", Path: "/v1/config/reload", Summary: "Read the configuration again (allowed_origins, the token)", Answer: ReloadResult{}, Status: 200, Errors: []string{"invalid_configuration"}},
 }
 

@@ -71,6 +71,7 @@ type Server struct {
 	epoch  string // names this run in event ids: an id from an earlier run is not replayed
 	token  atomic.Pointer[string]
 	routes []string // "METHOD path" of every route, for the OpenAPI check
+	pair   pairing
 }
 
 // New returns the API server for an engine that has been started.
@@ -110,6 +111,8 @@ func New(opt Options) *Server {
 	s.route("/v1/journal/backup", methods{"GET": s.backup})
 	s.route("/v1/config/reload", methods{"POST": s.reload})
 	s.route("/v1/openapi.json", methods{"GET": s.openapi})
+	s.route("/v1/pair/code", methods{"POST": s.newPairCode})
+	s.route("/v1/pair", methods{"POST": s.pairWith})
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
 	if opt.Metrics != nil {
 		s.mux.Handle("GET /metrics", opt.Metrics)
@@ -229,6 +232,12 @@ func public(r *http.Request) bool {
 	return r.URL.Path == "/v1/health" || r.URL.Path == "/v1/openapi.json" || r.URL.Path == "/"
 }
 
+// pairingRequest is the one request that carries no token but must come from an
+// allowed origin: a UI trading a pairing code for the token.
+func pairingRequest(r *http.Request) bool {
+	return r.URL.Path == "/v1/pair" && r.Method == http.MethodPost
+}
+
 // ServeHTTP applies the API's guards in order: Host (anti DNS-rebinding),
 // Origin, CORS preflight, then the token for everything but health. Every
 // answer to a browser carries the CORS headers that let its page read it,
@@ -276,7 +285,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = &deadlineBody{ReadCloser: r.Body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
 		}
 	}
-	if !public(r) && !s.authorized(r) {
+	if !public(r) && !pairingRequest(r) && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="posd"`)
 		s.refuse(w, r, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>; the token is api.token or the api-token file in the data directory (posd token prints it); docs/web-ui.md")
 		return

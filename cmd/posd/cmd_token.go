@@ -74,3 +74,24 @@ func cmdToken(args []string, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// cmdPair opens a pairing code on the running daemon: a kiosk's UI trades
+// it, once and within five minutes, for the token (POST /v1/pair).
+func cmdPair(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("pair", flag.ContinueOnError)
+	cfgPath, dataDir := configFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := newAPIClient("", "", *cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	var pc localapi.PairCode
+	if err := c.do("POST", "/v1/pair/code", nil, &pc); err != nil {
+		return fmt.Errorf("pair: %w", err)
+	}
+	fmt.Fprintf(stdout, "Pairing code: %s\nEnter it in the cash register's set-up before %s; it works once (5 wrong tries close it).\n",
+		pc.Code, pc.ExpiresAt.Local().Format("15:04:05"))
+	return nil
+}

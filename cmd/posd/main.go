@@ -64,6 +64,7 @@ Usage:
   posd provider activate [--gateway N] [--config FILE]  run a gateway's one-time activation (shouqianba: activation_code for a terminal)
   posd devices [--config FILE] [--json]         list serial ports and HID devices, to configure scanners
   posd token [--rotate] [--config FILE]         print the API token a cash-register UI needs; --rotate replaces it (the daemon takes it at once)
+  posd pair [--config FILE]                      a 6-digit code a kiosk's UI trades once for the token (POST /v1/pair)
   posd journal check|recover [--file F]         check the journal; copy what can be read of a damaged one into a new one
   posd journal backup FILE                      a consistent copy of the journal (from the running daemon, or the file)
   posd service install|uninstall|start|stop|restart|reload|status [--config FILE]
@@ -100,6 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDevices(args[1:], stdout)
 	case "token":
 		err = cmdToken(args[1:], stdout)
+	case "pair":
+		err = cmdPair(args[1:], stdout)
 	case "journal":
 		code, err = cmdJournal(args[1:], stdout)
 	case "service":

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,4 +119,23 @@ func TestTokenRotate(t *testing.T) {
 	fi, err := os.Stat(strings.TrimSuffix(e.dir, "/") + "/data/api-token")
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+// TestPairCLI: 'posd pair' shows a code the UI trades for the token.
+func TestPairCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\n")
+	d := e.start("")
+	var out bytes.Buffer
+	require.Equal(t, 0, run([]string{"pair", "--config", e.config}, &out, &out), out.String())
+	m := regexp.MustCompile(`Pairing code: (\d{6})`).FindStringSubmatch(out.String())
+	require.Len(t, m, 2, out.String())
+	resp, err := http.Post(d.api+"/v1/pair", "application/json", strings.NewReader(`{"code":"`+m[1]+`"}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var got struct{ Token string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	assert.Equal(t, crashToken, got.Token)
 }
