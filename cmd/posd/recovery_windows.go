@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 	"unsafe"
 
@@ -67,4 +68,18 @@ func ensureQuotedPath() error {
 		return fmt.Errorf("quoting the service's ImagePath: %w", err)
 	}
 	return nil
+}
+
+// quoteImagePath returns a Windows service command line whose program path
+// is quoted. Windows Installer (and Wine's) writes the path of the
+// installed exe unquoted, so that "C:\Program Files\posd\posd.exe run …"
+// would let Windows try C:\Program.exe first (CWE-428). The path is this
+// process's own executable when the command line starts with it; a line
+// already quoted, or a path without spaces, is returned as it is.
+func quoteImagePath(line string) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return line
+	}
+	return quoteImage(line, exe)
 }
