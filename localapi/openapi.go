@@ -28,6 +28,8 @@ type operation struct {
 }
 
 var operations = []operation{
+	{Method: "GET", Path: "/", Summary: "The status page (HTML; what it shows beyond health needs the token)", Status: 200, Content: "text/html", Public: true},
+	{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics (text exposition format)", Status: 200, Content: "text/plain"},
 	{Method: "GET", Path: "/v1/health", Summary: "Is posd up, and how are the journal, gateways and payments (any origin, no token)", Answer: Health{}, Status: 200, Public: true},
 	{Method: "GET", Path: "/v1/openapi.json", Summary: "This description (no token)", Answer: map[string]any{}, Status: 200, Public: true},
 	{Method: "GET", Path: "/v1/payments", Summary: "The payment of an order (order_id), or the payments of a day and state", Query: []string{"order_id: the cash register's order id", "date: YYYY-MM-DD, default today", "state: a payment state", "wait: seconds (0-60) to wait for the order's payment to settle"},

@@ -114,8 +114,10 @@ func New(opt Options) *Server {
 	s.route("/v1/pair/code", methods{"POST": s.newPairCode})
 	s.route("/v1/pair", methods{"POST": s.pairWith})
 	s.mux.HandleFunc("GET /{$}", s.statusPage)
+	s.routes = append(s.routes, "GET /")
 	if opt.Metrics != nil {
 		s.mux.Handle("GET /metrics", opt.Metrics)
+		s.routes = append(s.routes, "GET /metrics")
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.URL.Path+"; see docs/api.md")
