@@ -127,8 +127,13 @@ func TestPayFlows(t *testing.T) {
 		f := newFixture(t, noon)
 		p := f.pay("A1", 1250, fufutest.Plan{Pay: "in_progress"})
 		p = f.until(p.ID, settled)
-		assert.Equal(t, payflow.StateCancelled, p.State, "%+v", p.History)
+		// At 80 s the gateway revokes it and posd's window ends: a query
+		// that sees the revocation first settles it failed (state 2), a
+		// cancel first settles it cancelled; nothing was charged either way
+		// (the order of the two is the clock's, and flaked under load).
+		assert.Contains(t, []payflow.State{payflow.StateCancelled, payflow.StateFailed}, p.State, "%+v", p.History)
 		o, _ := f.fake.Order(p.GatewayOrderNo)
+		assert.NotEqual(t, fufutest.Paid, o.State)
 		for _, at := range o.CancelTimes {
 			assert.False(t, at.Before(p.PayStartedAt.Add(fufu.PayHold)), "a cancel while the gateway held the pay, at %v", at.Sub(p.PayStartedAt))
 		}
