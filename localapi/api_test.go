@@ -897,3 +897,14 @@ func TestPairing(t *testing.T) {
 	advance(5*time.Minute + time.Second)
 	assert.Equal(t, "pairing_closed", e.call("POST", "/v1/pair", `{"code":"`+code+`"}`, noAuth).errCode(t), "five minutes")
 }
+
+// TestOwnOriginOnlyOnLoopback: the status page's own origin passes only on
+// this machine's address; with allow_remote, a page that rebinds a name of
+// its own to the till does not pass as posd's own.
+func TestOwnOriginOnlyOnLoopback(t *testing.T) {
+	e := newEnv(t, func(o *localapi.Options) { o.AllowRemote = true })
+	r := e.call("GET", "/v1/payments", "", withHeader("Origin", "http://evil.example:8421"), func(r *http.Request) { r.Host = "evil.example:8421" })
+	assert.Equal(t, 403, r.status)
+	r = e.call("GET", "/v1/payments", "", withHeader("Origin", "http://127.0.0.1:8421"), func(r *http.Request) { r.Host = "127.0.0.1:8421" })
+	assert.Equal(t, 200, r.status, "the status page, served by posd at its own address")
+}

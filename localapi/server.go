@@ -201,7 +201,10 @@ func (s *Server) SetAllowedOrigins(list []string) error {
 // listed, or posd's own (the status page it serves, at the address the
 // request came to).
 func (s *Server) originAllowed(r *http.Request, origin string) bool {
-	if origin == "http://"+r.Host {
+	if origin == "http://"+r.Host && loopbackHost(r.Host) {
+		// Only on this machine's own address: with allow_remote a page
+		// rebinding a name of its own to the till would otherwise pass as
+		// posd's own.
 		return true
 	}
 	for _, r := range *s.origins.Load() {

@@ -56,7 +56,7 @@ type Bus struct {
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
 	seq  uint64
-	ring []Event // the last BusHistory events, oldest first
+	ring []Event // the last BusHistory events: event n at ring[(n-1) % BusHistory]
 }
 
 // BusHistory is how many past events a bus keeps for Since.
@@ -89,11 +89,11 @@ func (b *Bus) Publish(ev Event) {
 	defer b.mu.Unlock()
 	b.seq++
 	ev.Seq = b.seq
-	if len(b.ring) == BusHistory {
-		copy(b.ring, b.ring[1:])
-		b.ring = b.ring[:BusHistory-1]
+	if len(b.ring) < BusHistory {
+		b.ring = append(b.ring, ev)
+	} else {
+		b.ring[(ev.Seq-1)%BusHistory] = ev
 	}
-	b.ring = append(b.ring, ev)
 	for ch := range b.subs {
 		select {
 		case ch <- ev:
@@ -114,11 +114,14 @@ func (b *Bus) Since(seq uint64) (events []Event, ok bool) {
 	if seq == b.seq {
 		return nil, true
 	}
-	if len(b.ring) == 0 || b.ring[0].Seq > seq+1 {
+	oldest := b.seq - uint64(len(b.ring)) + 1
+	if seq+1 < oldest {
 		return nil, false
 	}
-	i := int(seq + 1 - b.ring[0].Seq)
-	return append([]Event(nil), b.ring[i:]...), true
+	for n := seq + 1; n <= b.seq; n++ {
+		events = append(events, b.ring[(n-1)%BusHistory])
+	}
+	return events, true
 }
 
 // Seq is the number of the last event published.
