@@ -81,6 +81,7 @@ type Server struct {
 	bad      int
 	lastBody []byte
 	lastType string
+	byType   map[string][]byte // the last request of each request_type, as received
 	seq      int
 }
 
@@ -114,6 +115,14 @@ func (s *Server) Bad() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bad
+}
+
+// Request returns the last request of a request_type as received (nil if
+// none): the engine's later queries do not hide the request a test looks at.
+func (s *Server) Request(reqType string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.byType[reqType]...)
 }
 
 // LastRequest returns the last request's bytes as received, and its
@@ -181,6 +190,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := m.top["request_type"]
 	s.ops = append(s.ops, req)
+	if s.byType == nil {
+		s.byType = map[string][]byte{}
+	}
+	s.byType[req] = body
 	top := map[string]string{"response_type": strings.TrimSuffix(req, "_request") + "_response"}
 	fail := func(id, comment string) { s.answer(w, isXML, req, top, nil, id, comment) }
 	switch {
