@@ -260,3 +260,58 @@ func TestJSClient(t *testing.T) {
 	assert.Contains(t, string(out), "# pass 4")
 	assert.Contains(t, string(out), "# fail 0")
 }
+
+// TestWebUIExample runs docs/web-ui.md's example page as pasted (its token
+// and the daemon's address filled in) in headless Chromium, and reads what
+// it logs to the console: it pays and follows the payment to paid.
+func TestWebUIExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Chromium and the daemon")
+	}
+	chrome := chromium(t)
+	doc, err := os.ReadFile("../../docs/web-ui.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(doc), "```html\n")
+	require.True(t, ok, "docs/web-ui.md has an html example")
+	example, _, _ := strings.Cut(rest, "```")
+
+	// The page is served from an origin of its own, which the
+	// configuration allows.
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	e := newCrashEnvWith(t, "[gateways.demo]\ntype = \"demo\"\ndelay = \"0.2s\"\n")
+	b, err := os.ReadFile(e.config)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(e.config, []byte(strings.Replace(string(b), "[api]\n", "[api]\nallowed_origins = [\"http://localhost:"+port+"\"]\n", 1)), 0o600))
+	d := e.start("")
+	page := strings.NewReplacer("http://127.0.0.1:8421", d.api, "YOUR-TOKEN", crashToken).Replace(example)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "example.html"), []byte(page), 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0",
+		"--user-data-dir="+t.TempDir(), "http://localhost:"+port+"/example.html")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var logged strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(logged.String(), " paid") {
+		n, err := stderr.Read(buf)
+		logged.Write(buf[:n])
+		if err != nil || ctx.Err() != nil {
+			t.Fatalf("the example never logged a paid payment:\n%s", logged.String())
+		}
+	}
+	out := logged.String()
+	assert.Contains(t, out, "open payments", "the snapshot")
+	assert.Regexp(t, `created pay_[a-z0-9]+ paying`, out)
+	assert.Regexp(t, `A\d+ paid`, out)
+}
