@@ -300,6 +300,9 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 	ev := &ScanEvent{CodeMasked: MaskCode(code), Channel: channel, Source: source}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed || e.ctx == nil {
+		return nil, ErrClosed
+	}
 	if cerr != nil {
 		ev.Reason = cerr.Error()
 		e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})

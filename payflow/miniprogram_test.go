@@ -159,3 +159,20 @@ func TestMiniProgramOrderRefused(t *testing.T) {
 	assert.False(t, created)
 	assert.Equal(t, "M2", p.OrderID)
 }
+
+// TestClosedEngineRefuses: after Close, every call that would start work
+// is refused, a scan included (it used to be handed to the waiting
+// payment's journal record after the engine stopped).
+func TestClosedEngineRefuses(t *testing.T) {
+	h := newHarness(t, &fakeGateway{})
+	_, _, err := h.eng.CreatePayment(payflow.NewPayment{OrderID: "W1", Amount: 100})
+	require.NoError(t, err)
+	eng := h.eng
+	eng.Close()
+	_, err = eng.Scan("134567890123456789", "test")
+	assert.ErrorIs(t, err, payflow.ErrClosed)
+	_, _, err = eng.CreatePayment(payflow.NewPayment{OrderID: "W2", Amount: 100, AuthCode: "134567890123456789"})
+	assert.ErrorIs(t, err, payflow.ErrClosed)
+	_, _, err = eng.CreateMiniProgramOrder(payflow.NewPayment{OrderID: "W3", Amount: 100}, payflow.MiniProgram{BuyerID: "o"}, time.Minute)
+	assert.ErrorIs(t, err, payflow.ErrClosed)
+}

@@ -197,7 +197,11 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 			}
 		}
 	}
-	go func() {
+	// The receipts of new payments are queued beside the printing; Run
+	// returns only once that has stopped too.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -213,7 +217,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 				}
 			}
 		}
-	}()
+	})
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		jobs, err := q.Jobs.PendingJobs()

@@ -363,3 +363,49 @@ func TestPrinterStates(t *testing.T) {
 		})
 	}
 }
+
+// blockingJobs is a job store whose AddJob waits until released: a
+// receipt being journaled when the queue is stopped.
+type blockingJobs struct {
+	printer.JobStore
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingJobs) AddJob(j *store.PrintJob) (bool, error) {
+	close(b.entered)
+	<-b.release
+	return b.JobStore.AddJob(j)
+}
+
+// TestRunWaitsForReceiptsInFlight: Run returns only once a receipt it was
+// journaling is journaled, so whoever closes the journal after Run cannot
+// cut it off (it used to fail with "database not open" and be reprinted).
+func TestRunWaitsForReceiptsInFlight(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	require.NoError(t, err)
+	defer st.Close()
+	jobs := &blockingJobs{JobStore: st, entered: make(chan struct{}), release: make(chan struct{})}
+	q := &printer.Queue{Jobs: jobs, Transport: printer.FileTransport{Dir: t.TempDir()}, Layout: layout(t, 58)}
+	events := make(chan payflow.Event, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() { q.Run(ctx, events, nil); close(returned) }()
+	events <- payflow.Event{Type: "payment", Payment: paidPayment()}
+	<-jobs.entered
+	cancel()
+	select {
+	case <-returned:
+		t.Fatal("Run returned while a receipt was being journaled")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(jobs.release)
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	has, err := st.HasJob("payment/" + paidPayment().ID)
+	require.NoError(t, err)
+	assert.True(t, has, "the receipt is journaled")
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -169,7 +170,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	prune(st, cfg, log)
 
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Every goroutine Run starts is waited for before the journal closes
+	// (deferred above): a receipt being written when posd stops is
+	// written, not failed against a closed journal and reprinted.
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	gws, err := buildGateways(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -200,7 +208,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer eng.Close()
-	go queue.Run(ctx, printed, func() ([]*payflow.Payment, error) { return recentPayments(st) })
+	wg.Go(func() { queue.Run(ctx, printed, func() ([]*payflow.Payment, error) { return recentPayments(st) }) })
 
 	sources, err := buildScanners(cfg)
 	if err != nil {
@@ -215,7 +223,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		func(st payflow.DeviceStatus) {
 			bus.Publish(payflow.Event{Type: "device", At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
 		}, log)
-	go scanners.Run(ctx)
+	wg.Go(func() { scanners.Run(ctx) })
 	devices := func() []payflow.DeviceStatus {
 		ps := queue.State()
 		detail := queue.Transport.Target()
@@ -262,7 +270,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	wg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -273,7 +281,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 				}
 			}
 		}
-	}()
+	})
 	srv := &http.Server{
 		Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		// Request bodies have their own deadline (localapi's BodyTimeout):
@@ -284,8 +292,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	go pruneDaily(ctx, st, cfg, log)
+	wg.Go(func() { served <- srv.Serve(ln) })
+	wg.Go(func() { pruneDaily(ctx, st, cfg, log) })
 	log.Info("posd ready", "version", Version(), "api", "http://"+ln.Addr().String(), "gateway", gws.Default,
 		"data_dir", cfg.DataDir, "token_file", tokenSource(cfg), "printer", queue.Transport.Kind()+" "+queue.Transport.Target())
 
