@@ -133,7 +133,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	defer stopTimer()
 
 	prov, noted, _ := e.gateway(p)
-	failpoint.Hit("pay-journaled")
+	failpoint.Hit(failpoint.PayJournaled)
 	req := PayRequest{
 		OrderNo: p.GatewayOrderNo, OrderID: p.OrderID, Amount: p.Amount, Currency: p.Currency,
 		AuthCode: code, Channel: p.Channel, Subject: p.Subject, Operator: p.Operator, TillID: p.TillID,
@@ -150,7 +150,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	} else {
 		o, err = timed(e, p.Gateway, "pay", func() (Outcome, error) { return prov.Pay(ctx, req) })
 	}
-	failpoint.Hit("pay-answered")
+	failpoint.Hit(failpoint.PayAnswered)
 	noted(err)
 	// The pay is sent once: from here on only a query may ask about it,
 	// even if journaling this answer fails.
@@ -240,7 +240,7 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 		e.stepLogged(p.ID, TrigDeadline, Input{Note: "still unpaid when pay_timeout ran out"})
 		return
 	}
-	failpoint.Hit("in-doubt")
+	failpoint.Hit(failpoint.InDoubt)
 	prov, noted, _ := e.gateway(p)
 	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
@@ -273,7 +273,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 	if e.awaitCancelWindow(prov, noted, p) {
 		return
 	}
-	failpoint.Hit("cancel-journaled")
+	failpoint.Hit(failpoint.CancelJournaled)
 	o, err := timed(e, p.Gateway, "cancel", func() (Outcome, error) { return prov.Cancel(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
@@ -509,9 +509,9 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			absent = t == TrigNotFound
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
-			failpoint.Hit("refund-journaled")
+			failpoint.Hit(failpoint.RefundJournaled)
 			o, err := timed(e, p.Gateway, "refund", func() (Outcome, error) { return prov.Refund(e.ctx, req) })
-			failpoint.Hit("refund-answered")
+			failpoint.Hit(failpoint.RefundAnswered)
 			if e.ctx.Err() != nil {
 				return
 			}

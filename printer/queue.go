@@ -235,7 +235,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 			}
 			continue
 		}
-		failpoint.Hit("print-queued")
+		failpoint.Hit(failpoint.PrintQueued)
 		if err := q.print(ctx, jobs[0], len(jobs)); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -287,7 +287,7 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 		conn.Close()
 		return err
 	}
-	failpoint.Hit("print-sending")
+	failpoint.Hit(failpoint.PrintSending)
 	if _, err := conn.Write(data); err != nil {
 		conn.Close()
 		q.setState("offline", err.Error(), pending)

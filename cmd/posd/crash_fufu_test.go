@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/failpoint"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/fufu/fufutest"
 )
@@ -33,12 +34,12 @@ func TestCrashRecoveryFuFu(t *testing.T) {
 		reconfig  bool
 		want      payflow.State
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", fufutest.Plan{}, 0, false, false, payflow.StateCancelled},
-		{"after the gateway charged, before the answer is journaled", "pay-answered", fufutest.Plan{}, 0, false, false, payflow.StatePaid},
-		{"after the gateway charged; restarted with another default gateway", "pay-answered", fufutest.Plan{}, 0, false, true, payflow.StatePaid},
-		{"while in doubt, paid meanwhile", "in-doubt", fufutest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, false, false, payflow.StatePaid},
-		{"while refunding, after the gateway refunded", "refund-answered", fufutest.Plan{}, 600, false, false, payflow.StatePaid},
-		{"aborted, while cancelling, before the cancel is sent", "cancel-journaled", fufutest.Plan{Pay: "in_progress", Hold: true}, 0, true, false, payflow.StateCancelled},
+		{"after the pay is journaled, before it is sent", failpoint.PayJournaled, fufutest.Plan{}, 0, false, false, payflow.StateCancelled},
+		{"after the gateway charged, before the answer is journaled", failpoint.PayAnswered, fufutest.Plan{}, 0, false, false, payflow.StatePaid},
+		{"after the gateway charged; restarted with another default gateway", failpoint.PayAnswered, fufutest.Plan{}, 0, false, true, payflow.StatePaid},
+		{"while in doubt, paid meanwhile", failpoint.InDoubt, fufutest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, false, false, payflow.StatePaid},
+		{"while refunding, after the gateway refunded", failpoint.RefundAnswered, fufutest.Plan{}, 600, false, false, payflow.StatePaid},
+		{"aborted, while cancelling, before the cancel is sent", failpoint.CancelJournaled, fufutest.Plan{Pay: "in_progress", Hold: true}, 0, true, false, payflow.StateCancelled},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

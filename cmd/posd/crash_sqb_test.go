@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/failpoint"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
 )
@@ -28,14 +29,14 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 		refund    int64
 		want      payflow.State
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", sqbtest.Plan{}, 0, payflow.StateCancelled},
-		{"after the gateway charged, before the answer is journaled", "pay-answered", sqbtest.Plan{}, 0, payflow.StatePaid},
-		{"while in doubt, paid meanwhile", "in-doubt", sqbtest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, payflow.StatePaid},
-		{"while cancelling", "cancel-journaled", sqbtest.Plan{Pay: "in_progress"}, 0, payflow.StateCancelled},
-		{"while refunding, after the gateway refunded", "refund-answered", sqbtest.Plan{}, 600, payflow.StatePaid},
+		{"after the pay is journaled, before it is sent", failpoint.PayJournaled, sqbtest.Plan{}, 0, payflow.StateCancelled},
+		{"after the gateway charged, before the answer is journaled", failpoint.PayAnswered, sqbtest.Plan{}, 0, payflow.StatePaid},
+		{"while in doubt, paid meanwhile", failpoint.InDoubt, sqbtest.Plan{Pay: "in_progress", PaidAfterQueries: 1}, 0, payflow.StatePaid},
+		{"while cancelling", failpoint.CancelJournaled, sqbtest.Plan{Pay: "in_progress"}, 0, payflow.StateCancelled},
+		{"while refunding, after the gateway refunded", failpoint.RefundAnswered, sqbtest.Plan{}, 600, payflow.StatePaid},
 		// The check-in runs beside the pay, which may or may not have been
 		// sent when the daemon dies: either outcome, agreeing with the gateway.
-		{"between the check-in's answer and saving the key", "checkin-answered", sqbtest.Plan{}, 0, ""},
+		{"between the check-in's answer and saving the key", failpoint.CheckinAnswered, sqbtest.Plan{}, 0, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/failpoint"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/demo"
 )
@@ -343,13 +344,13 @@ func TestCrashRecovery(t *testing.T) {
 		want      payflow.State
 		wantRefd  int64
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", paid, 0, payflow.StateCancelled, 0},
-		{"after the gateway charged, before the answer is journaled", "pay-answered", paid, 0, payflow.StatePaid, 0},
-		{"while in doubt, paid meanwhile", "in-doubt", paidLater, 0, payflow.StatePaid, 0},
-		{"while in doubt, never paid", "in-doubt", neverPaid, 0, payflow.StateCancelled, 0},
-		{"while cancelling, before the cancel is sent", "cancel-journaled", neverPaid, 0, payflow.StateCancelled, 0},
-		{"while refunding, before the refund is sent", "refund-journaled", paid, 400, payflow.StatePaid, 400},
-		{"while refunding, after the gateway refunded", "refund-answered", paid, 1000, payflow.StatePaid, 1000},
+		{"after the pay is journaled, before it is sent", failpoint.PayJournaled, paid, 0, payflow.StateCancelled, 0},
+		{"after the gateway charged, before the answer is journaled", failpoint.PayAnswered, paid, 0, payflow.StatePaid, 0},
+		{"while in doubt, paid meanwhile", failpoint.InDoubt, paidLater, 0, payflow.StatePaid, 0},
+		{"while in doubt, never paid", failpoint.InDoubt, neverPaid, 0, payflow.StateCancelled, 0},
+		{"while cancelling, before the cancel is sent", failpoint.CancelJournaled, neverPaid, 0, payflow.StateCancelled, 0},
+		{"while refunding, before the refund is sent", failpoint.RefundJournaled, paid, 400, payflow.StatePaid, 400},
+		{"while refunding, after the gateway refunded", failpoint.RefundAnswered, paid, 1000, payflow.StatePaid, 1000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -413,7 +414,7 @@ func TestPrintCrash(t *testing.T) {
 	for _, tc := range []struct {
 		failpoint string
 		reprint   bool
-	}{{"print-queued", false}, {"print-sending", true}} {
+	}{{failpoint.PrintQueued, false}, {failpoint.PrintSending, true}} {
 		t.Run(tc.failpoint, func(t *testing.T) {
 			e := newCrashEnv(t)
 			d := e.start(tc.failpoint)

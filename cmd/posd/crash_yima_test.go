@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/internal/failpoint"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/yima/yimatest"
 )
@@ -35,12 +36,12 @@ func TestCrashRecoveryYima(t *testing.T) {
 		mini      bool
 		want      payflow.State
 	}{
-		{"after the pay is journaled, before it is sent", "pay-journaled", yimatest.Plan{}, 0, false, false, payflow.StateCancelled},
-		{"after the gateway charged, before the answer is journaled", "pay-answered", yimatest.Plan{}, 0, false, false, payflow.StatePaid},
-		{"while in doubt (9998), paid meanwhile", "in-doubt", yimatest.Plan{Pay: "wait", PaidAfterQueries: 1}, 0, false, false, payflow.StatePaid},
-		{"while refunding, after the gateway refunded", "refund-answered", yimatest.Plan{}, 600, false, false, payflow.StatePaid},
-		{"aborted, while cancelling, before the cancel is sent", "cancel-journaled", yimatest.Plan{Pay: "wait"}, 0, true, false, payflow.StateCancelled},
-		{"mini-program order placed, before the answer is journaled; the customer pays", "pay-answered", yimatest.Plan{}, 0, false, true, payflow.StatePaid},
+		{"after the pay is journaled, before it is sent", failpoint.PayJournaled, yimatest.Plan{}, 0, false, false, payflow.StateCancelled},
+		{"after the gateway charged, before the answer is journaled", failpoint.PayAnswered, yimatest.Plan{}, 0, false, false, payflow.StatePaid},
+		{"while in doubt (9998), paid meanwhile", failpoint.InDoubt, yimatest.Plan{Pay: "wait", PaidAfterQueries: 1}, 0, false, false, payflow.StatePaid},
+		{"while refunding, after the gateway refunded", failpoint.RefundAnswered, yimatest.Plan{}, 600, false, false, payflow.StatePaid},
+		{"aborted, while cancelling, before the cancel is sent", failpoint.CancelJournaled, yimatest.Plan{Pay: "wait"}, 0, true, false, payflow.StateCancelled},
+		{"mini-program order placed, before the answer is journaled; the customer pays", failpoint.PayAnswered, yimatest.Plan{}, 0, false, true, payflow.StatePaid},
 	}
 	for _, format := range []struct{ format, scheme string }{{"json", "md5_sorted"}, {"xml", "md5_body_key"}} {
 		t.Run(format.format, func(t *testing.T) {

@@ -363,7 +363,7 @@ func (c *Client) checkin(ctx context.Context, today string) {
 	for attempt := 1; attempt <= 2; attempt++ {
 		sn, key, err := checkin(ctx, c.http, c.opt.BaseURL, term, c.deviceID(), c.opt.CallTimeout)
 		if err == nil {
-			failpoint.Hit("checkin-answered")
+			failpoint.Hit(failpoint.CheckinAnswered)
 			next := term
 			next.PreviousKey, next.Key, next.CheckedIn, next.UpdatedAt = next.Key, key, today, c.opt.Now()
 			if sn != "" && sn != term.SN {
