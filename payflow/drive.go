@@ -356,7 +356,7 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 // cashier) moved the payment meanwhile; the driver re-reads and goes on.
 func (e *Engine) stepLogged(id string, t Trigger, in Input) {
 	if _, err := e.step(id, t, in); err != nil {
-		var te *ErrTransition
+		var te *TransitionError
 		if errors.As(err, &te) {
 			e.log.Info("payment moved meanwhile; outcome not applied", "payment", id, "trigger", t, "state", te.From)
 			return

@@ -155,14 +155,14 @@ var payTransitions = map[State]map[Trigger]transition{
 	},
 }
 
-// ErrTransition is returned (wrapped) when a trigger does not apply to the
+// TransitionError is returned (wrapped) when a trigger does not apply to the
 // payment's current state.
-type ErrTransition struct {
+type TransitionError struct {
 	From    State
 	Trigger Trigger
 }
 
-func (e *ErrTransition) Error() string {
+func (e *TransitionError) Error() string {
 	return fmt.Sprintf("payflow: %s is not allowed in state %s", e.Trigger, e.From)
 }
 
@@ -172,7 +172,7 @@ func (e *ErrTransition) Error() string {
 func Step(p *Payment, t Trigger, in Input) error {
 	tr, ok := payTransitions[p.State][t]
 	if !ok {
-		return &ErrTransition{From: p.State, Trigger: t}
+		return &TransitionError{From: p.State, Trigger: t}
 	}
 	in = scrubInput(p, in)
 	if tr.apply != nil {
@@ -433,7 +433,7 @@ func refundAnswer(t Trigger, retry bool) Trigger {
 func StepRefund(p *Payment, r *Refund, t Trigger, in Input) error {
 	tr, ok := refundTransitions[r.State][t]
 	if !ok {
-		return &ErrTransition{From: State("refund:" + string(r.State)), Trigger: t}
+		return &TransitionError{From: State("refund:" + string(r.State)), Trigger: t}
 	}
 	in = scrubInput(p, in)
 	if tr.apply != nil {

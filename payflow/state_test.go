@@ -137,7 +137,7 @@ func TestPaymentEdges(t *testing.T) {
 			if !inTable {
 				p := &Payment{State: s}
 				err := Step(p, tr, Input{At: at})
-				var te *ErrTransition
+				var te *TransitionError
 				require.True(t, errors.As(err, &te), "%s/%s must be refused", s, tr)
 				assert.Equal(t, s, p.State)
 				assert.Empty(t, p.History)

@@ -50,7 +50,7 @@ func Post(ctx context.Context, c *http.Client, url string, header http.Header, b
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { sent.Store(true) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: building request to %s: %v", payflow.ErrNotSent, url, err)
+		return 0, nil, fmt.Errorf("%w: building request to %s: %w", payflow.ErrNotSent, url, err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -58,7 +58,7 @@ func Post(ctx context.Context, c *http.Client, url string, header http.Header, b
 	resp, err := c.Do(req)
 	if err != nil {
 		if !sent.Load() {
-			return 0, nil, fmt.Errorf("%w: %v", payflow.ErrNotSent, err)
+			return 0, nil, fmt.Errorf("%w: %w", payflow.ErrNotSent, err)
 		}
 		return 0, nil, fmt.Errorf("request sent, answer lost: %w", err)
 	}

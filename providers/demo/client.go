@@ -43,7 +43,7 @@ func (c *Client) call(ctx context.Context, path string, req any, timeout time.Du
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return response{}, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
+		return response{}, nil, fmt.Errorf("%w: encoding request: %w", payflow.ErrNotSent, err)
 	}
 	var resp response
 	status, raw, err := providers.PostJSON(ctx, c.http, "demo gateway "+path, c.base+path, http.Header{"Content-Type": {"application/json"}}, body, &resp)

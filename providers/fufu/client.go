@@ -162,7 +162,7 @@ func (c *Client) CancelNotBefore(created, now time.Time) time.Time {
 func (c *Client) call(ctx context.Context, op string, body any, timeout time.Duration) (*envelope, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
+		return nil, nil, fmt.Errorf("%w: encoding request: %w", payflow.ErrNotSent, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -139,7 +139,7 @@ func (c *Client) Terminal() Terminal {
 func post(ctx context.Context, hc *http.Client, url, signer, key string, body any, timeout time.Duration) (*envelope, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: encoding request: %v", payflow.ErrNotSent, err)
+		return nil, nil, fmt.Errorf("%w: encoding request: %w", payflow.ErrNotSent, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -148,7 +148,7 @@ func (c *Client) call(ctx context.Context, req, seq, operator string, top, body 
 	if c.opt.Format == FormatXML {
 		b, err := encodeXML(fields)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", payflow.ErrNotSent, err)
+			return nil, nil, fmt.Errorf("%w: %w", payflow.ErrNotSent, err)
 		}
 		msg = b
 		header.Set("Content-Type", "text/xml; charset=GBK")
@@ -156,7 +156,7 @@ func (c *Client) call(ctx context.Context, req, seq, operator string, top, body 
 		b := encodeJSON(fields)
 		sign, err := Sign(c.opt.Scheme, c.opt.Key, b)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", payflow.ErrNotSent, err)
+			return nil, nil, fmt.Errorf("%w: %w", payflow.ErrNotSent, err)
 		}
 		msg = append(append(b[:len(b)-1:len(b)-1], `,"sign":"`...), sign+`"}`...)
 		header.Set("Content-Type", "application/json; charset=UTF-8")
@@ -445,7 +445,7 @@ func (c *Client) MiniProgramOrder(ctx context.Context, r payflow.PayRequest, m p
 	if len(m.Goods) > 0 {
 		g, err := json.Marshal(m.Goods)
 		if err != nil {
-			return payflow.Outcome{}, fmt.Errorf("%w: goods_detail: %v", payflow.ErrNotSent, err)
+			return payflow.Outcome{}, fmt.Errorf("%w: goods_detail: %w", payflow.ErrNotSent, err)
 		}
 		body = append(body, field{name: "goods_detail", json: g})
 	}

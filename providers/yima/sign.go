@@ -109,11 +109,11 @@ func withoutMember(raw []byte, name string) ([]byte, string, error) {
 		from := dec.InputOffset() // after the previous value (or the brace)
 		k, err := dec.Token()
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrParse, err)
+			return nil, "", fmt.Errorf("%w: %w", ErrParse, err)
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, "", fmt.Errorf("%w: %v", ErrParse, err)
+			return nil, "", fmt.Errorf("%w: %w", ErrParse, err)
 		}
 		if k != name {
 			first = false

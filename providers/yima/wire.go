@@ -184,17 +184,17 @@ func parseJSON(raw []byte) (*node, error) {
 	// count from their buffer instead.
 	var whole json.RawMessage
 	if err := json.Unmarshal(raw, &whole); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrParse, jsonErr(raw, err))
+		return nil, fmt.Errorf("%w: %w", ErrParse, jsonErr(raw, err))
 	}
 	if err := strictjson.Check(raw, nil); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrParse, jsonErr(raw, err))
+		return nil, fmt.Errorf("%w: %w", ErrParse, jsonErr(raw, err))
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var count int
 	n, err := readJSON(dec, raw, 0, &count)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrParse, jsonErr(raw, err))
+		return nil, fmt.Errorf("%w: %w", ErrParse, jsonErr(raw, err))
 	}
 	if n.kids == nil {
 		return nil, fmt.Errorf("%w: the answer is not a JSON object", ErrParse)
@@ -292,7 +292,7 @@ func compact(b []byte) string {
 func parseXML(raw []byte) (*node, error) {
 	text, err := xmlText(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrParse, err)
+		return nil, fmt.Errorf("%w: %w", ErrParse, err)
 	}
 	dec := xml.NewDecoder(bytes.NewReader(text))
 	dec.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
@@ -308,7 +308,7 @@ func parseXML(raw []byte) (*node, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: invalid XML: %v", ErrParse, err)
+			return nil, fmt.Errorf("%w: invalid XML: %w", ErrParse, err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
