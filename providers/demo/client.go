@@ -17,16 +17,21 @@ import (
 
 // Client is the payflow.Provider that speaks to a demo Gateway over HTTP.
 type Client struct {
-	base string
-	http *http.Client
+	base        string
+	http        *http.Client
+	callTimeout time.Duration
 }
 
 // NewClient returns a client for the gateway at baseURL (http://host:port).
 // Calls other than Pay time out after callTimeout; Pay is bounded by the
 // engine's pay deadline.
 func NewClient(baseURL string, callTimeout time.Duration) *Client {
+	if callTimeout <= 0 {
+		callTimeout = defaultCallTimeout
+	}
 	return &Client{
-		base: strings.TrimRight(baseURL, "/"),
+		base:        strings.TrimRight(baseURL, "/"),
+		callTimeout: callTimeout,
 		http: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 4,
@@ -59,7 +64,8 @@ func (c *Client) call(ctx context.Context, path string, req any, timeout time.Du
 	return resp, raw, nil
 }
 
-const callTimeout = 10 * time.Second
+// defaultCallTimeout bounds a call other than Pay when NewClient is given none.
+const defaultCallTimeout = 10 * time.Second
 
 func outcome(resp response, raw []byte) payflow.Outcome {
 	o := payflow.Outcome{Code: resp.Code, Message: resp.Message, Raw: raw}
@@ -101,7 +107,7 @@ func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome
 
 // Query asks for an order's state.
 func (c *Client) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
-	resp, raw, err := c.call(ctx, "/v1/query", orderRequest{OrderNo: r.OrderNo}, callTimeout)
+	resp, raw, err := c.call(ctx, "/v1/query", orderRequest{OrderNo: r.OrderNo}, c.callTimeout)
 	o := outcome(resp, raw)
 	if err != nil {
 		return o, err
@@ -131,7 +137,7 @@ func (c *Client) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome
 
 // Cancel cancels (or reverses) an order.
 func (c *Client) Cancel(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
-	resp, raw, err := c.call(ctx, "/v1/cancel", orderRequest{OrderNo: r.OrderNo}, callTimeout)
+	resp, raw, err := c.call(ctx, "/v1/cancel", orderRequest{OrderNo: r.OrderNo}, c.callTimeout)
 	o := outcome(resp, raw)
 	if err != nil {
 		return o, err
@@ -149,7 +155,7 @@ func (c *Client) Cancel(ctx context.Context, r payflow.OrderRef) (payflow.Outcom
 
 // Refund refunds part or all of a paid order, idempotent on RequestNo.
 func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
-	resp, raw, err := c.call(ctx, "/v1/refund", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, callTimeout)
+	resp, raw, err := c.call(ctx, "/v1/refund", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, c.callTimeout)
 	o := outcome(resp, raw)
 	o.GatewayTradeNo = ""
 	if err != nil {
@@ -173,7 +179,7 @@ func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.O
 // QueryRefund asks what became of one refund number (a
 // payflow.RefundQuerier).
 func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payflow.Outcome, error) {
-	resp, raw, err := c.call(ctx, "/v1/refund_query", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, callTimeout)
+	resp, raw, err := c.call(ctx, "/v1/refund_query", refundRequest{OrderNo: r.OrderNo, RefundNo: r.RequestNo, Amount: r.Amount}, c.callTimeout)
 	o := outcome(resp, raw)
 	o.GatewayTradeNo = ""
 	if err != nil {

@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -213,4 +214,18 @@ func TestConfigCheck(t *testing.T) {
 	}
 	assert.Equal(t, "/d/demo-gateway.json", demo.StatePath("/d", "demo"))
 	assert.Equal(t, "/d/demo-b-gateway.json", demo.StatePath("/d", "b"))
+}
+
+// TestCallTimeout: the client's callTimeout bounds its calls (it was
+// ignored: a 100 ms timeout waited ten seconds).
+func TestCallTimeout(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer func() { close(hang); srv.Close() }()
+	c := demo.NewClient(srv.URL, 100*time.Millisecond)
+	start := time.Now()
+	_, err := c.Query(context.Background(), payflow.OrderRef{OrderNo: "x"})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.NotErrorIs(t, err, payflow.ErrNotSent, "sent, then no answer: in doubt")
 }
