@@ -1,14 +1,18 @@
-// Command posd is the till payment daemon and its command-line client.
+// Command posd is the till payment daemon and its command-line client;
+// 'posd help' prints every command (the usage text below is the list).
 //
 //	posd run [--config FILE] [--data-dir DIR]   run the daemon
-//	posd config check --config FILE             validate a configuration
-//	posd provider activate --config FILE        activate a Shouqianba terminal
+//	posd config check|show                      validate or print a configuration
+//	posd provider activate [--gateway N]        a gateway's one-time activation
+//	posd devices                                serial ports and HID devices, for scanners
+//	posd token [--rotate] · posd pair           the API token a UI needs; a pairing code for a kiosk
+//	posd journal check | recover | backup FILE
+//	posd service install|uninstall|start|stop|restart|reload|status
 //	posd version
 //	posd pay --amount 1250 --order A1 [--code C] [--wait]
-//	posd status ID [--wait] · posd cancel ID · posd scan CODE
+//	posd status [ID] [--wait] · posd cancel ID · posd scan CODE
 //	posd refund ID --amount N --refund-id R [--reason TEXT]
-//	posd report [--date YYYY-MM-DD]
-//	posd journal check | recover | backup FILE
+//	posd report [--date YYYY-MM-DD] · posd receipt ID · posd printer test
 package main
 
 import (

@@ -190,3 +190,18 @@ activation_code = "84038959"
 	code = run([]string{"provider", "frob"}, &out, &errb)
 	assert.Equal(t, 2, code)
 }
+
+// TestPackageDocListsEveryCommand: the package doc names every command the
+// usage text does.
+func TestPackageDocListsEveryCommand(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	doc, _, _ := strings.Cut(string(src), "package main")
+	for _, line := range strings.Split(usage, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "posd" {
+			continue
+		}
+		assert.Contains(t, doc, "posd "+f[1], "the package doc lacks %q", "posd "+f[1])
+	}
+}
