@@ -305,12 +305,12 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 	}
 	if cerr != nil {
 		ev.Reason = cerr.Error()
-		e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+		e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
 		return nil, cerr
 	}
 	if e.waiting == "" {
 		ev.Reason = ErrNoPaymentWaiting.Error()
-		e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+		e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
 		return nil, ErrNoPaymentWaiting
 	}
 	id := e.waiting
@@ -319,7 +319,7 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 		return nil, err
 	}
 	ev.Accepted, ev.PaymentID = true, id
-	e.bus.Publish(Event{Type: "scan", At: e.clock.Now(), Scan: ev})
+	e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
 	e.log.Info("code scanned", "payment", id, "code", ev.CodeMasked, "channel", channel, "source", source)
 	return p, nil
 }
@@ -547,12 +547,12 @@ func (e *Engine) step(id string, t Trigger, in Input) (*Payment, error) {
 }
 
 func (e *Engine) publish(p *Payment) {
-	e.bus.Publish(Event{Type: "payment", At: p.UpdatedAt, Payment: p.Clone()})
+	e.bus.Publish(Event{Type: EventPayment, At: p.UpdatedAt, Payment: p.Clone()})
 }
 
 func (e *Engine) publishRefund(p *Payment, r *Refund) {
 	c := p.Clone()
-	e.bus.Publish(Event{Type: "refund", At: r.UpdatedAt, Payment: c, Refund: c.Refund(r.ID)})
+	e.bus.Publish(Event{Type: EventRefund, At: r.UpdatedAt, Payment: c, Refund: c.Refund(r.ID)})
 }
 
 // newNumber makes a gateway order number (26 digits: the local date, six

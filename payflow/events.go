@@ -5,13 +5,25 @@ import (
 	"time"
 )
 
+// EventType names what an Event is about. (An alias: the API's JSON and
+// the SSE event names are these strings.)
+type EventType = string
+
+// The event types.
+const (
+	EventPayment EventType = "payment"
+	EventRefund  EventType = "refund"
+	EventScan    EventType = "scan"
+	EventDevice  EventType = "device"
+)
+
 // Event is something the cash register may want to know as it happens: a
 // payment or refund changed state, a code was scanned, a device came or went.
 type Event struct {
 	// Seq numbers the bus's events from 1, in the order published: a
 	// client that lost some asks for those after the last it saw (Since).
 	Seq     uint64       `json:"-"`
-	Type    string       `json:"type"` // payment | refund | scan | device
+	Type    EventType    `json:"type"` // payment | refund | scan | device
 	At      time.Time    `json:"at"`
 	Payment *Payment     `json:"payment,omitempty"`
 	Refund  *Refund      `json:"refund,omitempty"`

@@ -21,6 +21,17 @@ type JobStore interface {
 	HasJob(id string) (bool, error)
 }
 
+// The printer's states, as State.State, events and GET /v1/devices name them.
+const (
+	StateReady        = "ready"
+	StatePrinting     = "printing"
+	StateOffline      = "offline"
+	StateCoverOpen    = "cover_open"
+	StatePaperOut     = "paper_out"
+	StatePaperNearEnd = "paper_near_end"
+	StateError        = "error"
+)
+
 // State is the printer as the queue last saw it.
 type State struct {
 	State   string    `json:"state"` // ready, printing, offline, cover_open, paper_out, paper_near_end, error
@@ -54,7 +65,7 @@ func (q *Queue) init() {
 		if q.Log == nil {
 			q.Log = slog.New(slog.DiscardHandler)
 		}
-		q.st = State{State: "ready", Since: time.Now()}
+		q.st = State{State: StateReady, Since: time.Now()}
 	})
 }
 
@@ -169,7 +180,7 @@ func (q *Queue) setState(state, detail string, pending int) {
 		return
 	}
 	lvl := slog.LevelInfo
-	if state != "ready" && state != "printing" {
+	if state != StateReady && state != StatePrinting {
 		lvl = slog.LevelWarn
 	}
 	q.Log.Log(context.Background(), lvl, "printer "+state, "printer", q.Transport.Target(), "detail", detail)
@@ -210,7 +221,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 				if !ok {
 					return
 				}
-				if (ev.Type == "payment" || ev.Type == "refund") && ev.Payment != nil {
+				if (ev.Type == payflow.EventPayment || ev.Type == payflow.EventRefund) && ev.Payment != nil {
 					if err := q.Receipts(ev.Payment); err != nil {
 						q.Log.Error("receipt not queued", "payment", ev.Payment.ID, "err", err)
 					}
@@ -258,7 +269,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error {
 	conn, err := q.Transport.Open(ctx, j.ID)
 	if err != nil {
-		q.setState("offline", err.Error(), pending)
+		q.setState(StateOffline, err.Error(), pending)
 		return err
 	}
 	if sc, ok := conn.(StatusConn); ok {
@@ -268,7 +279,7 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 			// cannot tell: print and see
 		case err != nil:
 			conn.Close()
-			q.setState("offline", err.Error(), pending)
+			q.setState(StateOffline, err.Error(), pending)
 			return err
 		case !st.Ready():
 			conn.Close()
@@ -290,7 +301,7 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 	failpoint.Hit(failpoint.PrintSending)
 	if _, err := conn.Write(data); err != nil {
 		conn.Close()
-		q.setState("offline", err.Error(), pending)
+		q.setState(StateOffline, err.Error(), pending)
 		return err
 	}
 	// A socket takes bytes the printer may never get; a status answer
@@ -298,12 +309,12 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 	if sc, ok := conn.(StatusConn); ok {
 		if _, err := sc.Status(ctx); err != nil && !errors.Is(err, ErrNoStatus) {
 			conn.Close()
-			q.setState("offline", "the printer went away during the receipt: "+err.Error(), pending)
+			q.setState(StateOffline, "the printer went away during the receipt: "+err.Error(), pending)
 			return err
 		}
 	}
 	if err := conn.Close(); err != nil {
-		q.setState("offline", err.Error(), pending)
+		q.setState(StateOffline, err.Error(), pending)
 		return err
 	}
 	j.State, j.UpdatedAt = store.JobDone, time.Now()
@@ -313,8 +324,8 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 	q.mu.Lock()
 	q.st.Printed++
 	q.mu.Unlock()
-	if st := q.State(); st.State != "paper_near_end" {
-		q.setState("ready", "", pending-1)
+	if st := q.State(); st.State != StatePaperNearEnd {
+		q.setState(StateReady, "", pending-1)
 	}
 	q.Log.Info("receipt printed", "job", j.ID, "attempts", j.Attempts)
 	return nil

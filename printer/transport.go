@@ -53,17 +53,17 @@ func (s Status) Ready() bool { return !s.Offline && !s.CoverOpen && !s.PaperOut 
 func (s Status) State() string {
 	switch {
 	case s.CoverOpen:
-		return "cover_open"
+		return StateCoverOpen
 	case s.PaperOut:
-		return "paper_out"
+		return StatePaperOut
 	case s.Error:
-		return "error"
+		return StateError
 	case s.Offline:
-		return "offline"
+		return StateOffline
 	case s.PaperNearEnd:
-		return "paper_near_end"
+		return StatePaperNearEnd
 	}
-	return "ready"
+	return StateReady
 }
 
 // statusTimeout bounds the wait for each status byte; a printer that does

@@ -14,11 +14,14 @@ var (
 	bucketJobIDs = []byte("print_job_ids") // every job id ever queued (printed ones too), to its sequence key
 )
 
+// JobState is where a print job stands.
+type JobState string
+
 // Print job states.
 const (
-	JobPending  = "pending"  // waiting for the printer
-	JobPrinting = "printing" // bytes may be on their way: if found so at start, reprint marked 重印
-	JobDone     = "done"
+	JobPending  JobState = "pending"  // waiting for the printer
+	JobPrinting JobState = "printing" // bytes may be on their way: if found so at start, reprint marked 重印
+	JobDone     JobState = "done"
 )
 
 // PrintJob is a receipt waiting to be printed, journaled so that it
@@ -28,7 +31,7 @@ type PrintJob struct {
 	Seq         uint64    `json:"seq"`
 	PaymentID   string    `json:"payment_id,omitempty"`
 	RefundID    string    `json:"refund_id,omitempty"`
-	State       string    `json:"state"`
+	State       JobState  `json:"state"`
 	Attempts    int       `json:"attempts"`
 	Data        []byte    `json:"data"`         // the ESC/POS bytes
 	ReprintData []byte    `json:"reprint_data"` // the same marked 重印, for a job that may have been half printed

@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	queue.OnState = func(ps printer.State) {
-		bus.Publish(payflow.Event{Type: "device", At: ps.Since, Device: &payflow.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
+		bus.Publish(payflow.Event{Type: payflow.EventDevice, At: ps.Since, Device: &payflow.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
 	}
 	printed, stopPrinted := bus.Subscribe(1024)
 	defer stopPrinted()
@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			}
 		},
 		func(st payflow.DeviceStatus) {
-			bus.Publish(payflow.Event{Type: "device", At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
+			bus.Publish(payflow.Event{Type: payflow.EventDevice, At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
 		}, log)
 	wg.Go(func() { scanners.Run(ctx) })
 	devices := func() []payflow.DeviceStatus {
