@@ -221,7 +221,7 @@ fallback = "play"
 	assert.Empty(t, c.NewFormHint())
 	secs, routes := c.Gateways()
 	require.Len(t, secs, 2)
-	assert.Equal(t, config.Routes{Default: "sqb", Fallback: "play", ByWallet: map[string]string{"alipay": "play"}}, routes)
+	assert.Equal(t, config.Routes{Default: "sqb", Fallback: "play", ByChannel: map[string]string{"alipay": "play"}}, routes)
 	assert.Equal(t, "gateways.play", secs[0].Key)
 	assert.Equal(t, "shouqianba", secs[1].Type)
 	// A key the gateway's struct lacks is named when its package decodes.

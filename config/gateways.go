@@ -57,14 +57,14 @@ func (s GatewaySection) Defined(key string) bool {
 
 // Routes are the [routing] rules: which gateway takes a new payment.
 type Routes struct {
-	Default  string
-	Fallback string
-	ByWallet map[string]string
+	Default   string
+	Fallback  string
+	ByChannel map[string]string
 }
 
-// Wallets are the names [routing] takes for per-wallet routes: the
+// Channels are the names [routing] takes for per-wallet routes: the
 // wallets a payment code's shape tells apart.
-var Wallets = []string{"wechat", "alipay", "unionpay", "ecny"}
+var Channels = []string{"wechat", "alipay", "unionpay", "ecny"}
 
 var gatewayName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
@@ -81,7 +81,7 @@ func (c *Config) OldProviderForm() bool { return c.oldForm }
 // resolveGateways reads [gateways], [provider] and [routing] from what the
 // decoder kept aside.
 func (c *Config) resolveGateways(md *toml.MetaData) error {
-	c.gateways, c.routes, c.oldForm = nil, Routes{ByWallet: map[string]string{}}, false
+	c.gateways, c.routes, c.oldForm = nil, Routes{ByChannel: map[string]string{}}, false
 	legacy := len(c.RawProvider) > 0
 	if legacy && len(c.RawGateways) > 0 {
 		return &Error{Key: "provider", Msg: "use [gateways.<name>] or the old [provider], not both; see docs/configuration.md"}
@@ -114,10 +114,10 @@ func (c *Config) resolveGateways(md *toml.MetaData) error {
 			c.routes.Default = v
 		case k == "fallback":
 			c.routes.Fallback = v
-		case contains(Wallets, k):
-			c.routes.ByWallet[k] = v
+		case contains(Channels, k):
+			c.routes.ByChannel[k] = v
 		default:
-			return &Error{Key: "routing." + k, Msg: fmt.Sprintf("unknown key: use default, fallback or a wallet (%s)", strings.Join(Wallets, ", "))}
+			return &Error{Key: "routing." + k, Msg: fmt.Sprintf("unknown key: use default, fallback or a wallet (%s)", strings.Join(Channels, ", "))}
 		}
 		if !c.hasGateway(v) {
 			return &Error{Key: "routing." + k, Msg: fmt.Sprintf("names gateway %q, which is not configured", v)}

@@ -13,9 +13,9 @@ import (
 // name of the gateway that took it; its queries, cancels and refunds go
 // there and nowhere else, whatever the rules say later.
 type Gateways struct {
-	ByName   map[string]Provider
-	Default  string            // for new payments, unless a wallet route applies
-	ByWallet map[string]string // a payment code's wallet (wechat, alipay, ...) → gateway name
+	ByName    map[string]Provider
+	Default   string            // for new payments, unless a wallet route applies
+	ByChannel map[string]string // a payment code's wallet (wechat, alipay, ...) → gateway name
 	// Fallback takes a new payment's pay when the chosen gateway's pay was
 	// certainly not sent (ErrNotSent: DNS or connect failure). A pay that
 	// may have reached a gateway is never sent to another.
@@ -32,9 +32,9 @@ func (g Gateways) Validate() error {
 	if _, ok := g.ByName[g.Default]; !ok {
 		return fmt.Errorf("payflow: the default gateway %q is not configured", g.Default)
 	}
-	for wallet, name := range g.ByWallet {
+	for channel, name := range g.ByChannel {
 		if _, ok := g.ByName[name]; !ok {
-			return fmt.Errorf("payflow: the route for %s names gateway %q, which is not configured", wallet, name)
+			return fmt.Errorf("payflow: the route for %s names gateway %q, which is not configured", channel, name)
 		}
 	}
 	if _, ok := g.ByName[g.Fallback]; g.Fallback != "" && !ok {
@@ -43,9 +43,9 @@ func (g Gateways) Validate() error {
 	return nil
 }
 
-// route names the gateway for a new payment in wallet.
-func (g Gateways) route(wallet string) string {
-	if name, ok := g.ByWallet[wallet]; ok {
+// route names the gateway for a new payment of channel (its wallet).
+func (g Gateways) route(channel string) string {
+	if name, ok := g.ByChannel[channel]; ok {
 		return name
 	}
 	return g.Default

@@ -20,7 +20,7 @@ func TestRouting(t *testing.T) {
 	ali := &fakeGateway{}
 	h := newHarness(t, &fakeGateway{})
 	h.extra = map[string]payflow.Provider{"ali": ali}
-	h.route = func(g *payflow.Gateways) { g.ByWallet = map[string]string{"alipay": "ali"} }
+	h.route = func(g *payflow.Gateways) { g.ByChannel = map[string]string{"alipay": "ali"} }
 	h.restart()
 
 	w := h.pay("o1", 100, wechat)

@@ -7,17 +7,17 @@ import (
 	"github.com/tillworks/posd/payflow"
 )
 
-// Wallet names a payment code's wallet, as far as its shape tells.
-type Wallet string
+// Channel names a payment code's wallet, as far as its shape tells.
+type Channel string
 
 // The wallets a code's shape can name. Gateways detect the wallet
 // themselves, so Unknown codes are still sent; the wallet is a hint.
 const (
-	WeChat   Wallet = "wechat"
-	Alipay   Wallet = "alipay"
-	UnionPay Wallet = "unionpay"
-	ECNY     Wallet = "ecny"
-	Unknown  Wallet = "unknown"
+	WeChat   Channel = "wechat"
+	Alipay   Channel = "alipay"
+	UnionPay Channel = "unionpay"
+	ECNY     Channel = "ecny"
+	Unknown  Channel = "unknown"
 )
 
 // Payment codes are digits only; the wallets' shapes run from 16 to 24
@@ -33,7 +33,7 @@ const (
 // A numeric code of plausible length that matches none is Unknown; anything
 // else (letters, control characters, too short or long) is an error
 // wrapping payflow.ErrInvalidCode.
-func Classify(code string) (Wallet, error) {
+func Classify(code string) (Channel, error) {
 	if n := len(code); n < minCodeLen || n > maxCodeLen {
 		return "", fmt.Errorf("%w: %d characters; a payment code has %d to %d digits", payflow.ErrInvalidCode, n, minCodeLen, maxCodeLen)
 	}

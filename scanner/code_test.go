@@ -12,7 +12,7 @@ import (
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		code string
-		want scanner.Wallet
+		want scanner.Channel
 		bad  bool
 	}{
 		{"134567890123456789", scanner.WeChat, false},

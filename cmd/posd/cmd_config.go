@@ -106,7 +106,7 @@ func showConfig(cfg *config.Config, w io.Writer) error {
 	if routes.Fallback != "" {
 		routing["fallback"] = routes.Fallback
 	}
-	for k, v := range routes.ByWallet {
+	for k, v := range routes.ByChannel {
 		routing[k] = v
 	}
 	if err := toml.NewEncoder(w).Encode(shown); err != nil {

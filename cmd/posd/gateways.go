@@ -64,7 +64,7 @@ func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger) (p
 		return payflow.Gateways{}, err
 	}
 	secs, routes := cfg.Gateways()
-	g := payflow.Gateways{ByName: map[string]payflow.Provider{}, Default: routes.Default, ByWallet: routes.ByWallet, Fallback: routes.Fallback}
+	g := payflow.Gateways{ByName: map[string]payflow.Provider{}, Default: routes.Default, ByChannel: routes.ByChannel, Fallback: routes.Fallback}
 	for _, sec := range secs {
 		if sec.Inactive {
 			continue
