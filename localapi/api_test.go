@@ -21,10 +21,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/localapi"
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/providers/demo"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -53,7 +53,7 @@ func newEnv(t testing.TB, mods ...func(*localapi.Options)) *env {
 	eng := payflow.NewEngine(payflow.Config{
 		TillID: "till-01", PollInterval: 20 * time.Millisecond, PayTimeout: 2 * time.Second,
 		CancelRetryInterval: 20 * time.Millisecond, CancelAttempts: 2, ScanTimeout: 5 * time.Second,
-	}, st, payflow.One("demo", demo.NewClient(gsrv.URL, time.Second)), payflow.Options{Classify: scanner.Classifier})
+	}, st, payflow.One("demo", demo.NewClient(gsrv.URL, time.Second)), payflow.Options{Classify: paycode.Classifier})
 	require.NoError(t, eng.Start(context.Background()))
 	cs, _ := printer.LookupCharset("gb18030")
 	receipts := filepath.Join(dir, "receipts")

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/internal/fakeclock"
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -180,7 +180,7 @@ func (h *harness) start() {
 	require.NoError(h.t, err)
 	h.st = st
 	h.j = &flakyJournal{Journal: st}
-	h.eng = payflow.NewEngine(h.cfg, h.j, h.gateways(), payflow.Options{Clock: h.clock, Classify: scanner.Classifier})
+	h.eng = payflow.NewEngine(h.cfg, h.j, h.gateways(), payflow.Options{Clock: h.clock, Classify: paycode.Classifier})
 	if h.hook != nil {
 		h.hook(h.eng)
 	}

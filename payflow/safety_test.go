@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -414,7 +414,7 @@ func TestEchoedCodeNotLogged(t *testing.T) {
 		},
 	}
 	clock := newFakeClock()
-	eng := payflow.NewEngine(testCfg, st, payflow.One("fake", gw), payflow.Options{Clock: clock, Classify: scanner.Classifier,
+	eng := payflow.NewEngine(testCfg, st, payflow.One("fake", gw), payflow.Options{Clock: clock, Classify: paycode.Classifier,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, eng.Start(context.Background()))
 	defer eng.Close()

@@ -24,6 +24,7 @@ import (
 	"github.com/tillworks/posd/internal/sdnotify"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/packaging"
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/scanner"
@@ -192,7 +193,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 		RefundAttempts:      cfg.Payflow.RefundAttempts,
-	}, st, gws, payflow.Options{Logger: log, Classify: scanner.Classifier, Bus: bus, ObserveCall: mets.observeCall})
+	}, st, gws, payflow.Options{Logger: log, Classify: paycode.Classifier, Bus: bus, ObserveCall: mets.observeCall})
 
 	queue, err := newPrinter(cfg, st, log)
 	if err != nil {

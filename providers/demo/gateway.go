@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tillworks/posd/scanner"
+	"github.com/tillworks/posd/paycode"
 )
 
 // Scenarios picked by a code's last four digits.
@@ -245,7 +245,7 @@ func (g *Gateway) pay(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	wallet, err := scanner.Classify(req.AuthCode)
+	wallet, err := paycode.Classify(req.AuthCode)
 	switch {
 	case req.OrderNo == "" || len(req.OrderNo) > 32:
 		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "order_no is required, at most 32 characters"})

@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/internal/fakeclock"
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/fufu"
 	"github.com/tillworks/posd/providers/fufu/fufutest"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -52,7 +52,7 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 	require.NoError(t, err)
 	f.eng = payflow.NewEngine(payflow.Config{TillID: "till-01", PollInterval: 5 * time.Second, PayTimeout: 45 * time.Second,
 		CancelRetryInterval: 5 * time.Second, CancelAttempts: 3, ScanTimeout: time.Minute},
-		f.st, payflow.One("fufu", f.client), payflow.Options{Clock: f.clock, Classify: scanner.Classifier})
+		f.st, payflow.One("fufu", f.client), payflow.Options{Clock: f.clock, Classify: paycode.Classifier})
 	require.NoError(t, f.eng.Start(context.Background()))
 	t.Cleanup(func() { f.eng.Close(); f.st.Close() })
 	return f

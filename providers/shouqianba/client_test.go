@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/shouqianba"
 	"github.com/tillworks/posd/providers/shouqianba/sqbtest"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -80,7 +80,7 @@ func (f *fixture) engine() *payflow.Engine {
 	eng := payflow.NewEngine(payflow.Config{
 		TillID: "till-01", PollInterval: 10 * time.Millisecond, PayTimeout: 400 * time.Millisecond,
 		CancelRetryInterval: 10 * time.Millisecond, CancelAttempts: 3, ScanTimeout: time.Minute,
-	}, st, payflow.One("shouqianba", f.client), payflow.Options{Classify: scanner.Classifier})
+	}, st, payflow.One("shouqianba", f.client), payflow.Options{Classify: paycode.Classifier})
 	require.NoError(f.t, eng.Start(context.Background()))
 	f.t.Cleanup(func() { eng.Close(); st.Close() })
 	return eng

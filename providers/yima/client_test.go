@@ -17,11 +17,11 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/tillworks/posd/internal/fakeclock"
+	"github.com/tillworks/posd/paycode"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers"
 	"github.com/tillworks/posd/providers/yima"
 	"github.com/tillworks/posd/providers/yima/yimatest"
-	"github.com/tillworks/posd/scanner"
 	"github.com/tillworks/posd/store"
 )
 
@@ -69,7 +69,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 	require.NoError(t, err)
 	f.eng = payflow.NewEngine(payflow.Config{TillID: "till-01", PollInterval: 5 * time.Second, PayTimeout: 45 * time.Second,
 		CancelRetryInterval: 5 * time.Second, CancelAttempts: 3, ScanTimeout: time.Minute},
-		f.st, payflow.One("yima", f.client), payflow.Options{Clock: f.clock, Classify: scanner.Classifier})
+		f.st, payflow.One("yima", f.client), payflow.Options{Clock: f.clock, Classify: paycode.Classifier})
 	require.NoError(t, f.eng.Start(context.Background()))
 	t.Cleanup(func() { f.eng.Close(); f.st.Close() })
 	return f

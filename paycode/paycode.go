@@ -1,5 +1,8 @@
-// Package scanner reads customers' payment codes and recognises them.
-package scanner
+// Package paycode recognises customers' payment codes (付款码): what can be
+// one, and which wallet (channel) its shape names. It is its own package so
+// that what needs only this (the engine's hook, the demo gateway) does not
+// pull in the scanner's serial and USB drivers.
+package paycode
 
 import (
 	"fmt"
