@@ -10,14 +10,14 @@ import (
 
 	"github.com/tillworks/posd/internal/failpoint"
 	"github.com/tillworks/posd/payflow"
-	"github.com/tillworks/posd/store"
 )
 
-// JobStore is where the queue journals its jobs; *store.Store is one.
+// JobStore is where the queue journals its jobs; posd's journal
+// (*store.Store) is one.
 type JobStore interface {
-	AddJob(j *store.PrintJob) (bool, error)
-	SaveJob(j *store.PrintJob) error
-	PendingJobs() ([]*store.PrintJob, error)
+	AddJob(j *Job) (bool, error)
+	SaveJob(j *Job) error
+	PendingJobs() ([]*Job, error)
 	HasJob(id string) (bool, error)
 }
 
@@ -76,7 +76,7 @@ const maxBackoff = 30 * time.Second
 func (q *Queue) Enqueue(id, paymentID, refundID string, data, reprint []byte) (bool, error) {
 	q.init()
 	now := time.Now()
-	added, err := q.Jobs.AddJob(&store.PrintJob{ID: id, PaymentID: paymentID, RefundID: refundID, State: store.JobPending,
+	added, err := q.Jobs.AddJob(&Job{ID: id, PaymentID: paymentID, RefundID: refundID, State: JobPending,
 		Data: data, ReprintData: reprint, CreatedAt: now, UpdatedAt: now})
 	if err != nil {
 		return false, fmt.Errorf("printer: queueing %s: %w", id, err)
@@ -266,7 +266,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 
 // print sends one job: connect, ask the status where the printer can tell,
 // journal the job as printing, send every byte, journal it done.
-func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error {
+func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 	conn, err := q.Transport.Open(ctx, j.ID)
 	if err != nil {
 		q.setState(StateOffline, err.Error(), pending)
@@ -290,10 +290,10 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 		}
 	}
 	data := j.Data
-	if j.State == store.JobPrinting {
+	if j.State == JobPrinting {
 		data = j.ReprintData // the last attempt may have printed part of it
 	}
-	j.State, j.Attempts, j.UpdatedAt = store.JobPrinting, j.Attempts+1, time.Now()
+	j.State, j.Attempts, j.UpdatedAt = JobPrinting, j.Attempts+1, time.Now()
 	if err := q.Jobs.SaveJob(j); err != nil {
 		conn.Close()
 		return err
@@ -317,7 +317,7 @@ func (q *Queue) print(ctx context.Context, j *store.PrintJob, pending int) error
 		q.setState(StateOffline, err.Error(), pending)
 		return err
 	}
-	j.State, j.UpdatedAt = store.JobDone, time.Now()
+	j.State, j.UpdatedAt = JobDone, time.Now()
 	if err := q.Jobs.SaveJob(j); err != nil {
 		return err
 	}

@@ -372,7 +372,7 @@ type blockingJobs struct {
 	release chan struct{}
 }
 
-func (b *blockingJobs) AddJob(j *store.PrintJob) (bool, error) {
+func (b *blockingJobs) AddJob(j *printer.Job) (bool, error) {
 	close(b.entered)
 	<-b.release
 	return b.JobStore.AddJob(j)

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/tillworks/posd/printer"
 )
 
 var (
@@ -14,31 +15,20 @@ var (
 	bucketJobIDs = []byte("print_job_ids") // every job id ever queued (printed ones too), to its sequence key
 )
 
-// JobState is where a print job stands.
-type JobState string
-
-// Print job states.
-const (
-	JobPending  JobState = "pending"  // waiting for the printer
-	JobPrinting JobState = "printing" // bytes may be on their way: if found so at start, reprint marked 重印
-	JobDone     JobState = "done"
+// The queue's jobs are printer.Job: the store keeps them the way the
+// printer's queue asks (printer.JobStore), as it keeps payments for the
+// engine (payflow.Journal).
+type (
+	PrintJob = printer.Job
+	JobState = printer.JobState
 )
 
-// PrintJob is a receipt waiting to be printed, journaled so that it
-// survives printer errors and restarts.
-type PrintJob struct {
-	ID          string    `json:"id"` // payment/<id>, refund/<id>/<refund>, reprint/<id>/<n>, test/<n>
-	Seq         uint64    `json:"seq"`
-	PaymentID   string    `json:"payment_id,omitempty"`
-	RefundID    string    `json:"refund_id,omitempty"`
-	State       JobState  `json:"state"`
-	Attempts    int       `json:"attempts"`
-	Data        []byte    `json:"data"`         // the ESC/POS bytes
-	ReprintData []byte    `json:"reprint_data"` // the same marked 重印, for a job that may have been half printed
-	Error       string    `json:"error,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
+// The job states, as the store reads them.
+const (
+	JobPending  = printer.JobPending
+	JobPrinting = printer.JobPrinting
+	JobDone     = printer.JobDone
+)
 
 func jobKey(seq uint64) []byte { return []byte(fmt.Sprintf("%020d", seq)) }
 
