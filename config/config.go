@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/tillworks/posd/internal/origin"
 )
 
 // Config is posd's configuration. Field tags are the TOML key names.
@@ -404,20 +405,12 @@ func (a *API) validate() error {
 		return &Error{Key: "api.token", Msg: "must be at least 16 characters, or empty to generate one"}
 	}
 	for i, o := range a.AllowedOrigins {
-		if _, err := ParseOrigin(o); err != nil {
+		if _, err := origin.Parse(o); err != nil {
 			return &Error{Key: fmt.Sprintf("api.allowed_origins[%d]", i), Msg: err.Error()}
 		}
 	}
 	return nil
 }
 
-// IsLoopbackHost reports whether host (a name or an address, without port)
-// is this machine: localhost, 127.0.0.0/8 or ::1.
-func IsLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
-}
+// IsLoopbackHost reports whether host is this machine (origin.IsLoopbackHost).
+func IsLoopbackHost(host string) bool { return origin.IsLoopbackHost(host) }

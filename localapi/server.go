@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/origin"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 )
@@ -61,7 +61,7 @@ type Options struct {
 type Server struct {
 	opt     Options
 	eng     *payflow.Engine
-	origins atomic.Pointer[[]config.Origin]
+	origins atomic.Pointer[[]origin.Origin]
 	log     *slog.Logger
 	mux     *http.ServeMux
 
@@ -92,7 +92,7 @@ func New(opt Options) *Server {
 		epoch: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	s.SetToken(opt.Token)
 	if err := s.SetAllowedOrigins(opt.AllowedOrigins); err != nil {
-		// config.Load has checked them; an origin that does not parse
+		// The configuration has checked them; an origin that does not parse
 		// matches nothing.
 		s.log.Error("api.allowed_origins", "err", err)
 	}
@@ -185,9 +185,9 @@ func (s *Server) SetReload(f func() (string, error)) { s.opt.Reload = f }
 // (api.allowed_origins), as posd does when its configuration is reloaded.
 // On an error nothing changes.
 func (s *Server) SetAllowedOrigins(list []string) error {
-	var rules []config.Origin
+	var rules []origin.Origin
 	for i, o := range list {
-		r, err := config.ParseOrigin(o)
+		r, err := origin.Parse(o)
 		if err != nil {
 			return fmt.Errorf("api.allowed_origins[%d]: %w", i, err)
 		}
@@ -360,7 +360,7 @@ func loopbackHost(hostport string) bool {
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	return config.IsLoopbackHost(host)
+	return origin.IsLoopbackHost(host)
 }
 
 // errorBody is every error answer: {"error":{"code":"...","message":"..."}}.

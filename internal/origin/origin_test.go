@@ -1,4 +1,4 @@
-package config_test
+package origin_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/origin"
 )
 
 func TestParseOrigin(t *testing.T) {
@@ -22,7 +22,7 @@ func TestParseOrigin(t *testing.T) {
 		"app://posd-ui":            "app://posd-ui",
 		"chrome-extension://abc":   "chrome-extension://abc",
 	} {
-		o, err := config.ParseOrigin(in)
+		o, err := origin.Parse(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, o.String(), in)
 	}
@@ -38,15 +38,15 @@ func TestParseOrigin(t *testing.T) {
 		"http://:3000":             "no host",
 		"ht tp://x":                "scheme",
 	} {
-		_, err := config.ParseOrigin(in)
+		_, err := origin.Parse(in)
 		require.Error(t, err, in)
 		assert.Contains(t, err.Error(), says, in)
 	}
 }
 
 func TestOriginMatch(t *testing.T) {
-	rule := func(s string) config.Origin {
-		o, err := config.ParseOrigin(s)
+	rule := func(s string) origin.Origin {
+		o, err := origin.Parse(s)
 		require.NoError(t, err)
 		return o
 	}

@@ -1,7 +1,11 @@
-package config
+// Package origin reads browser origins as posd's API allows them
+// (api.allowed_origins) and tells this machine's host names: the rules the
+// configuration checks and the API applies, in one place both import.
+package origin
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,11 +33,11 @@ func (o Origin) String() string {
 	return s
 }
 
-// ParseOrigin reads an allowed_origins entry. It refuses what can never
+// Parse reads an allowed_origins entry. It refuses what can never
 // match a browser's Origin header (a path, a file: URL, a bare host) and
 // what would let any page in (*, a port wildcard on a host that is not
 // this machine).
-func ParseOrigin(s string) (Origin, error) {
+func Parse(s string) (Origin, error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToLower(s) {
 	case "null":
@@ -93,7 +97,7 @@ func ParseOrigin(s string) (Origin, error) {
 
 // Match reports whether a browser's Origin header is this one.
 func (o Origin) Match(origin string) bool {
-	got, err := ParseOrigin(origin)
+	got, err := Parse(origin)
 	if err != nil || got.Port == "*" {
 		return false
 	}
@@ -101,4 +105,15 @@ func (o Origin) Match(origin string) bool {
 		return o.Null && got.Null
 	}
 	return got.Scheme == o.Scheme && got.Host == o.Host && (o.Port == "*" || got.Port == o.Port)
+}
+
+// IsLoopbackHost reports whether host (a name or an address, without port)
+// is this machine: localhost, *.localhost, 127.0.0.0/8 or ::1.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
