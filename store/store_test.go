@@ -16,11 +16,22 @@ import (
 	"github.com/tillworks/posd/store"
 )
 
+// open opens a journal for a test; when the test ends, the journal is
+// closed and checked whole — bbolt's own consistency check and posd's
+// indexes (Verify, full) — as bbolt's tests end with theirs.
 func open(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
 	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		s.Close()
+		if _, err := os.Stat(path); err != nil {
+			return // the test moved or removed it
+		}
+		rep, err := store.Verify(path, true)
+		assert.NoError(t, err, "the journal a test leaves is consistent: %+v", rep)
+	})
 	return s
 }
 
