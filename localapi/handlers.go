@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/internal/strictjson"
 	"github.com/tillworks/posd/payflow"
 )
@@ -451,7 +452,7 @@ type Health struct {
 	Message          string `json:"message,omitempty"`
 	// Devices are the scanners and the printer and their state (paper
 	// out, disconnected): what anyone at the till may see.
-	Devices []payflow.DeviceStatus `json:"devices"`
+	Devices []events.DeviceStatus `json:"devices"`
 	// OriginAllowed says, to a page that sent an Origin, whether posd
 	// allows it (a UI that can read health but is refused elsewhere).
 	OriginAllowed *bool `json:"origin_allowed,omitempty"`
@@ -459,7 +460,7 @@ type Health struct {
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	h := Health{Status: "ok", Version: s.opt.Version, Provider: s.opt.Provider, TillID: s.opt.TillID, Journal: "ok",
-		Gateways: []payflow.GatewayStatus{}, Devices: []payflow.DeviceStatus{}}
+		Gateways: []payflow.GatewayStatus{}, Devices: []events.DeviceStatus{}}
 	if s.opt.Devices != nil {
 		h.Devices = append(h.Devices, s.opt.Devices()...)
 	}
@@ -527,11 +528,11 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 
 // DeviceList is the answer of GET /v1/devices.
 type DeviceList struct {
-	Devices []payflow.DeviceStatus `json:"devices"`
+	Devices []events.DeviceStatus `json:"devices"`
 }
 
 func (s *Server) devices(w http.ResponseWriter, r *http.Request) {
-	out := DeviceList{Devices: []payflow.DeviceStatus{}}
+	out := DeviceList{Devices: []events.DeviceStatus{}}
 	if s.opt.Devices != nil {
 		out.Devices = append(out.Devices, s.opt.Devices()...)
 	}

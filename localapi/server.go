@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/internal/origin"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
@@ -37,8 +38,8 @@ type Options struct {
 	// Gateways reports each gateway's last success and failure (health); nil: none.
 	Gateways     func() []payflow.GatewayStatus
 	JournalCheck func() error
-	Devices      func() []payflow.DeviceStatus // scanners and printers; nil: none
-	Printer      *printer.Queue                // nil: no receipts
+	Devices      func() []events.DeviceStatus // scanners and printers; nil: none
+	Printer      *printer.Queue               // nil: no receipts
 	// Backup writes a consistent copy of the journal (GET
 	// /v1/journal/backup); nil: not offered.
 	Backup func(io.Writer) (int64, error)

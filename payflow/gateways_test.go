@@ -296,30 +296,3 @@ func TestAbortDuringReroute(t *testing.T) {
 	assert.Zero(t, backup.count("pay"), "the abort was journaled: nothing leaves")
 	assert.Contains(t, []payflow.State{payflow.StateCancelled, payflow.StateFailed}, p.State, "%+v", p.History)
 }
-
-// TestBusSince: events are numbered; those after a number are replayed
-// while the bus keeps them, and a number too old or never given says so.
-func TestBusSince(t *testing.T) {
-	var b payflow.Bus
-	ch, stop := b.Subscribe(4)
-	defer stop()
-	for i := 0; i < payflow.BusHistory+10; i++ {
-		b.Publish(payflow.Event{Type: "scan"})
-	}
-	assert.Equal(t, uint64(1), (<-ch).Seq)
-	assert.Equal(t, uint64(payflow.BusHistory+10), b.Seq())
-	evs, ok := b.Since(uint64(payflow.BusHistory + 5))
-	assert.True(t, ok)
-	require.Len(t, evs, 5)
-	assert.Equal(t, uint64(payflow.BusHistory+6), evs[0].Seq)
-	_, ok = b.Since(3)
-	assert.False(t, ok, "more than BusHistory ago")
-	evs, ok = b.Since(10)
-	assert.True(t, ok, "the oldest kept is 11")
-	assert.Len(t, evs, payflow.BusHistory)
-	_, ok = b.Since(uint64(payflow.BusHistory + 99))
-	assert.False(t, ok, "a number this bus never gave")
-	evs, ok = b.Since(b.Seq())
-	assert.True(t, ok)
-	assert.Empty(t, evs)
-}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/events"
 )
 
 // Source is one scanner. Run connects to it, calls connected once it
@@ -46,25 +46,25 @@ const retryInterval = 500 * time.Millisecond
 type Manager struct {
 	sources []Source
 	scan    func(code, device string)
-	state   func(payflow.DeviceStatus)
+	state   func(events.DeviceStatus)
 	log     *slog.Logger
 	now     func() time.Time
 
 	mu       sync.Mutex
-	status   map[string]*payflow.DeviceStatus
+	status   map[string]*events.DeviceStatus
 	lastCode string
 	lastAt   time.Time
 }
 
 // NewManager returns a manager that hands each (debounced) code to scan
 // and each device state change to state; either may be nil.
-func NewManager(sources []Source, scan func(code, device string), state func(payflow.DeviceStatus), log *slog.Logger) *Manager {
+func NewManager(sources []Source, scan func(code, device string), state func(events.DeviceStatus), log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{sources: sources, scan: scan, state: state, log: log, now: time.Now, status: map[string]*payflow.DeviceStatus{}}
+	m := &Manager{sources: sources, scan: scan, state: state, log: log, now: time.Now, status: map[string]*events.DeviceStatus{}}
 	for _, s := range sources {
-		m.status[s.Name()] = &payflow.DeviceStatus{Name: s.Name(), Kind: "scanner", Type: s.Kind(), State: StateConnecting, Since: m.now()}
+		m.status[s.Name()] = &events.DeviceStatus{Name: s.Name(), Kind: "scanner", Type: s.Kind(), State: StateConnecting, Since: m.now()}
 	}
 	return m
 }
@@ -151,10 +151,10 @@ func (m *Manager) emit(name, code string) {
 }
 
 // Devices returns the configured scanners' states, by name.
-func (m *Manager) Devices() []payflow.DeviceStatus {
+func (m *Manager) Devices() []events.DeviceStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]payflow.DeviceStatus, 0, len(m.status))
+	out := make([]events.DeviceStatus, 0, len(m.status))
 	for _, st := range m.status {
 		out = append(out, *st)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/internal/ptytest"
-	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/scanner"
 )
 
@@ -27,7 +27,7 @@ func bytewise(s string) []string {
 type collector struct {
 	mu     sync.Mutex
 	codes  []string
-	states []payflow.DeviceStatus
+	states []events.DeviceStatus
 }
 
 func (c *collector) scan(code, device string) {
@@ -35,7 +35,7 @@ func (c *collector) scan(code, device string) {
 	c.codes = append(c.codes, code)
 	c.mu.Unlock()
 }
-func (c *collector) state(s payflow.DeviceStatus) {
+func (c *collector) state(s events.DeviceStatus) {
 	c.mu.Lock()
 	c.states = append(c.states, s)
 	c.mu.Unlock()

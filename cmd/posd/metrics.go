@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/store"
@@ -48,7 +49,7 @@ func (m *metrics) observeCall(gateway, call string, d time.Duration, err error) 
 }
 
 // watch adds the scrape-time gauges over the running parts.
-func (m *metrics) watch(eng *payflow.Engine, st *store.Store, devices func() []payflow.DeviceStatus, queue *printer.Queue, version string) {
+func (m *metrics) watch(eng *payflow.Engine, st *store.Store, devices func() []events.DeviceStatus, queue *printer.Queue, version string) {
 	st.ObserveCommits(func(d time.Duration) { m.commits.Observe(d.Seconds()) })
 	m.reg.MustRegister(&stateCollector{eng: eng, devices: devices, queue: queue, version: version})
 }
@@ -69,7 +70,7 @@ var (
 
 type stateCollector struct {
 	eng     *payflow.Engine
-	devices func() []payflow.DeviceStatus
+	devices func() []events.DeviceStatus
 	queue   *printer.Queue
 	version string
 }

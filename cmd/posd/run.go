@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/internal/sdnotify"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/packaging"
@@ -200,7 +201,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	queue.OnState = func(ps printer.State) {
-		bus.Publish(payflow.Event{Type: payflow.EventDevice, At: ps.Since, Device: &payflow.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
+		bus.Publish(payflow.Event{Type: payflow.EventDevice, At: ps.Since, Device: &events.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
 	}
 	printed, stopPrinted := bus.Subscribe(1024)
 	defer stopPrinted()
@@ -221,17 +222,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 				log.Warn("scan not used", "scanner", device, "code", payflow.MaskCode(code), "reason", err)
 			}
 		},
-		func(st payflow.DeviceStatus) {
-			bus.Publish(payflow.Event{Type: payflow.EventDevice, At: st.Since, Device: &payflow.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
+		func(st events.DeviceStatus) {
+			bus.Publish(payflow.Event{Type: payflow.EventDevice, At: st.Since, Device: &events.DeviceEvent{Name: st.Name, Kind: st.Kind, State: st.State, Detail: st.Detail}})
 		}, log)
 	wg.Go(func() { scanners.Run(ctx) })
-	devices := func() []payflow.DeviceStatus {
+	devices := func() []events.DeviceStatus {
 		ps := queue.State()
 		detail := queue.Transport.Target()
 		if ps.Detail != "" {
 			detail += ": " + ps.Detail
 		}
-		return append(scanners.Devices(), payflow.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
+		return append(scanners.Devices(), events.DeviceStatus{Name: "printer", Kind: "printer", Type: queue.Transport.Kind(),
 			State: ps.State, Detail: detail, Since: ps.Since, Printed: ps.Printed})
 	}
 

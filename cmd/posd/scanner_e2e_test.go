@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tillworks/posd/events"
 	"github.com/tillworks/posd/internal/ptytest"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
@@ -30,7 +31,7 @@ func TestScannerEndToEnd(t *testing.T) {
 	e.addConfig(fmt.Sprintf("[[scanner]]\nname = \"front\"\ntype = \"serial\"\nport = %q\nsuffix = \"cr\"\n", pty.Scanner))
 	d := e.start("")
 
-	device := func() payflow.DeviceStatus {
+	device := func() events.DeviceStatus {
 		var l localapi.DeviceList
 		require.Equal(t, 200, d.request("GET", "/v1/devices", nil, &l))
 		for _, dev := range l.Devices {
@@ -39,7 +40,7 @@ func TestScannerEndToEnd(t *testing.T) {
 			}
 		}
 		t.Fatalf("no scanner front in %+v", l.Devices)
-		return payflow.DeviceStatus{}
+		return events.DeviceStatus{}
 	}
 	require.Eventually(t, func() bool { return device().State == scanner.StateConnected }, 10*time.Second, 10*time.Millisecond)
 

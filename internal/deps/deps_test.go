@@ -19,7 +19,8 @@ var forbidden = map[string][]string{
 	"paycode":         {"config", "store", "printer", "scanner", "providers", "localapi", "cmd"},
 	"store":           {"config", "scanner", "providers", "localapi", "cmd"},
 	"printer":         {"config", "store", "scanner", "providers", "localapi", "cmd", "go.etcd.io/bbolt"},
-	"scanner":         {"config", "store", "printer", "providers", "localapi", "cmd"},
+	"scanner":         {"config", "payflow", "paycode", "store", "printer", "providers", "localapi", "cmd"},
+	"events":          {"config", "payflow", "paycode", "store", "printer", "scanner", "providers", "localapi", "cmd", "internal"},
 	"providers":       {"store", "printer", "scanner", "localapi", "cmd", "go.bug.st/serial", "github.com/karalabe/hid", "go.etcd.io/bbolt"},
 	"localapi":        {"config", "store", "scanner", "providers", "cmd", "github.com/karalabe/hid", "go.etcd.io/bbolt"}, // the printer brings the serial driver (serial printers)
 	"config":          {"payflow", "store", "printer", "scanner", "paycode", "providers", "localapi", "cmd"},
