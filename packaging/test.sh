@@ -30,7 +30,7 @@ if command -v rpm >/dev/null; then
     grep -qx "$f" <<<"$rpmlist" || fail "the .rpm lacks $f"
     ok
   done
-  rpm -qp --configfiles "$dist/posd-0.1.0-1.x86_64.rpm" 2>/dev/null | grep -qx /etc/posd/posd.toml || fail "posd.toml is not an rpm config file"; ok
+  rpm -qp --configfiles "$dist/posd-0.1.0-1.x86_64.rpm" 2>/dev/null | grep -x /etc/posd/posd.toml >/dev/null || fail "posd.toml is not an rpm config file"; ok
 else
   echo "rpm not installed: .rpm built but not listed"
 fi
@@ -38,12 +38,12 @@ fi
 file_type=$(head -c 2 "$dist/posd.exe")
 [ "$file_type" = "MZ" ] || fail "posd.exe is not a Windows executable"; ok
 if [ -f "$dist/posd-0.1.0.msi" ]; then
-  msiinfo export "$dist/posd-0.1.0.msi" File | grep -q "posd.exe" || fail "the MSI lacks posd.exe"; ok
-  msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall | grep -q "LocalSystem" || fail "the MSI installs no service"; ok
-  msiinfo export "$dist/posd-0.1.0.msi" ServiceControl | grep -q "posd" || fail "the MSI does not start/remove the service"; ok
-  msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall | grep -q 'run --config "\[CommonAppDataFolder\]posd\\posd.toml"' || fail "the service's configuration path is not quoted"; ok
-  msiinfo export "$dist/posd-0.1.0.msi" LaunchCondition | grep -q "VersionNT64 >= 603" || fail "the MSI does not refuse Windows 7/8"; ok
-  msiinfo export "$dist/posd-0.1.0.msi" Upgrade | grep -q "WIX_UPGRADE_DETECTED" || fail "the MSI does not replace an older version"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" File)" "posd.exe" || fail "the MSI lacks posd.exe"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall)" "LocalSystem" || fail "the MSI installs no service"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" ServiceControl)" "posd" || fail "the MSI does not start/remove the service"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" ServiceInstall)" 'run --config "\[CommonAppDataFolder\]posd\\posd.toml"' || fail "the service's configuration path is not quoted"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" LaunchCondition)" "VersionNT64 >= 603" || fail "the MSI does not refuse Windows 7/8"; ok
+  grep -q <<<"$(msiinfo export "$dist/posd-0.1.0.msi" Upgrade)" "WIX_UPGRADE_DETECTED" || fail "the MSI does not replace an older version"; ok
 fi
 
 echo "== install into a throwaway root"
@@ -84,7 +84,7 @@ check /var/lib/posd 700 "$uid" "$gid"
 [ -L "$R/etc/systemd/system/multi-user.target.wants/posd.service" ] || fail "the service is not enabled"; ok
 grep -q 'GROUP="posd"' "$R/usr/lib/udev/rules.d/70-posd.rules" || fail "udev rules do not grant the posd group"; ok
 
-"$R/usr/bin/posd" version | grep -q "posd 0.1.0" || fail "posd version"; ok
+"$R/usr/bin/posd" version | grep "posd 0.1.0" >/dev/null || fail "posd version"; ok
 "$R/usr/bin/posd" config check --config "$R/etc/posd/posd.toml" --data-dir "$R/tmp-data" >/dev/null || fail "the packaged configuration does not check"; ok
 
 if command -v systemd-analyze >/dev/null; then
@@ -109,7 +109,7 @@ chown "$uid:$gid" "$R/var/lib/posd/posd.db"
 (cd "$here" && ARCH=amd64 VERSION=0.1.1 ${NFPM:-go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.44.0} \
   package --config nfpm.yaml --packager deb --target "$dist/" >/dev/null)
 install_deb "$dist/posd_0.1.1_amd64.deb"
-dpkg --root="$R" -s posd | grep -q '^Version: 0.1.1' || fail "not upgraded"; ok
+dpkg --root="$R" -s posd | grep '^Version: 0.1.1' >/dev/null || fail "not upgraded"; ok
 grep -q 'till-07' "$R/etc/posd/posd.toml" || fail "the edited configuration was replaced"; ok
 [ "$(cat "$R/var/lib/posd/posd.db")" = "journal bytes" ] || fail "the journal changed"; ok
 check /etc/posd/posd.toml 640 0 "$gid"

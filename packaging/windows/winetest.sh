@@ -70,7 +70,7 @@ WINEDEBUG=-all,+eventlog wine wineboot >"$work/services.log" 2>&1
 
 echo "== posd.exe"
 exe='C:\posd\posd.exe'
-w "$exe" version | grep -q "posd" || fail "posd.exe version"; ok
+w "$exe" version | grep "posd" >/dev/null || fail "posd.exe version"; ok
 port=$(free_port)
 token=wine-test-token-0123456789abcdef
 cat >"$c/posd/run.toml" <<EOF
@@ -87,13 +87,13 @@ type = "demo"
 delay = "0.2s"
 EOF
 printf 'data_dir = 3\n' >"$c/posd/bad.toml"
-w "$exe" config check --config 'C:\posd\run.toml' | grep -q 'ok' || fail "config check of a good file"; ok
+w "$exe" config check --config 'C:\posd\run.toml' | grep 'ok' >/dev/null || fail "config check of a good file"; ok
 set +e
 w "$exe" config check --config 'C:\posd\bad.toml' >/dev/null; code=${PIPESTATUS[0]}
 set -e
 [ "$code" = 2 ] || fail "config check of a bad file exited $code, not 2"; ok
-w "$exe" devices | grep -q "COM3" || fail "posd devices gives no Windows advice"; ok
-w "$exe" devices | grep -q "udev" && fail "posd devices gives Linux advice on Windows"; ok
+w "$exe" devices | grep "COM3" >/dev/null || fail "posd devices gives no Windows advice"; ok
+w "$exe" devices | grep "udev" >/dev/null && fail "posd devices gives Linux advice on Windows"; ok
 
 wine "$exe" run --config 'C:\posd\run.toml' >"$work/run.log" 2>&1 &
 runpid=$!
@@ -104,14 +104,14 @@ http "${auth[@]}" -d '{"order_id":"W1","amount":1250,"auth_code":"13456789012345
 [ "$(settled "$base" "$token" W1)" = paid ] || fail "a demo payment was not paid"; ok
 pid=$(http "${auth[@]}" -d '{"order_id":"W2","amount":800}' "$base/v1/payments" | id_of)
 [ -n "$pid" ] || fail "no payment awaiting a scan"; ok
-http "${auth[@]}" -d '{"code":"284567890123456789"}' "$base/v1/scans" | grep -q '"paying"' || fail "the scan was not taken"; ok
+http "${auth[@]}" -d '{"code":"284567890123456789"}' "$base/v1/scans" | grep '"paying"' >/dev/null || fail "the scan was not taken"; ok
 [ "$(settled "$base" "$token" W2)" = paid ] || fail "the scanned payment was not paid"; ok
-http "${auth[@]}" -d '{"refund_id":"R1","amount":300}' "$base/v1/payments/$pid/refunds" | grep -q '"refund_id":"R1"' || fail "refund refused"; ok
+http "${auth[@]}" -d '{"refund_id":"R1","amount":300}' "$base/v1/payments/$pid/refunds" | grep '"refund_id":"R1"' >/dev/null || fail "refund refused"; ok
 for _ in $(seq 1 50); do
-  http "${auth[@]}" "$base/v1/payments/$pid" | grep -q '"state":"refunded"' && break
+  http "${auth[@]}" "$base/v1/payments/$pid" | grep '"state":"refunded"' >/dev/null && break
   sleep 0.2
 done
-http "${auth[@]}" "$base/v1/payments/$pid" | grep -q '"state":"refunded"' || fail "the refund did not complete"; ok
+http "${auth[@]}" "$base/v1/payments/$pid" | grep '"state":"refunded"' >/dev/null || fail "the refund did not complete"; ok
 for _ in $(seq 1 50); do [ -f "$c/posd-data/receipts/payment_$pid.bin" ] && break; sleep 0.2; done
 [ -f "$c/posd-data/receipts/payment_$pid.bin" ] || fail "no receipt file in C:\\posd-data\\receipts"; ok
 posdpid=$(pgrep -f 'posd\.exe run --config C:.posd.run\.toml' | head -1)
@@ -124,28 +124,28 @@ grep -q "shutting down" "$work/run.log" || fail "posd.exe did not shut down grac
 
 echo "== the service"
 svcconf="$c/ProgramData/posd/posd.toml"
-w "$exe" service install | grep -q "installed" || fail "service install"; ok
+w "$exe" service install | grep "installed" >/dev/null || fail "service install"; ok
 grep -q "^data_dir = 'C:\\\\ProgramData\\\\posd'" "$svcconf" || fail "the service's configuration is not the Windows one: $(grep data_dir "$svcconf")"; ok
 grep -q "/var/lib/posd" "$svcconf" && fail "the service's configuration has Linux paths"; ok
-w reg query 'HKLM\System\CurrentControlSet\Services\posd' /v ImagePath | grep -q 'run --config' || fail "no service registered"; ok
+w reg query 'HKLM\System\CurrentControlSet\Services\posd' /v ImagePath | grep 'run --config' >/dev/null || fail "no service registered"; ok
 sport=$(free_port)
 sed -i "s/^listen = \"127.0.0.1:8421\"/listen = \"127.0.0.1:$sport\"/" "$svcconf"
 w "$exe" service start >/dev/null || fail "service start"; ok
-w "$exe" service status | grep -q running || fail "service status is not running"; ok
-w sc query posd | grep -q RUNNING || fail "sc query: not RUNNING"; ok
+w "$exe" service status | grep running >/dev/null || fail "service status is not running"; ok
+w sc query posd | grep RUNNING >/dev/null || fail "sc query: not RUNNING"; ok
 sbase="http://127.0.0.1:$sport"
 wait_health "$sbase" || fail "the service's API never answered"; ok
 stoken=$(tr -d '\r\n' <"$c/ProgramData/posd/api-token")
 http -H "Authorization: Bearer $stoken" -d '{"order_id":"S1","amount":100,"auth_code":"134567890123456789"}' "$sbase/v1/payments" >/dev/null
 [ "$(settled "$sbase" "$stoken" S1)" = paid ] || fail "a payment through the service was not paid"; ok
 grep -q 'ReportEventW.*posd ready' "$work/services.log" || fail "the service's log did not reach the Event Log API"; ok
-w net stop posd | grep -qi "stopped" || fail "net stop"; ok
-w sc query posd | grep -q STOPPED || fail "sc query after net stop: not STOPPED"; ok
-w net start posd | grep -qi "started" || fail "net start"; ok
+w net stop posd | grep -i "stopped" >/dev/null || fail "net stop"; ok
+w sc query posd | grep STOPPED >/dev/null || fail "sc query after net stop: not STOPPED"; ok
+w net start posd | grep -i "started" >/dev/null || fail "net start"; ok
 wait_health "$sbase" || fail "the service's API never answered after net start"; ok
 w "$exe" service stop >/dev/null
-w "$exe" service uninstall | grep -q "uninstalled" || fail "service uninstall"; ok
-w sc query posd | grep -q RUNNING && fail "the service is still there"; ok
+w "$exe" service uninstall | grep "uninstalled" >/dev/null || fail "service uninstall"; ok
+w sc query posd | grep RUNNING >/dev/null && fail "the service is still there"; ok
 [ -f "$svcconf" ] && [ -f "$c/ProgramData/posd/posd.db" ] || fail "uninstalling lost the configuration or the journal"; ok
 
 echo "== the MSI"
@@ -158,8 +158,8 @@ set -e
 winecfg -v win10 >/dev/null 2>&1
 w msiexec /i 'C:\posd\posd-0.1.0.msi' /qn >/dev/null || fail "msiexec /i"; ok
 [ -f "$c/Program Files/posd/posd.exe" ] || fail "the MSI did not install posd.exe"; ok
-for _ in $(seq 1 50); do w sc query posd | grep -q RUNNING && break; sleep 0.2; done
-w sc query posd | grep -q RUNNING || fail "the MSI's service is not running"; ok
+for _ in $(seq 1 50); do w sc query posd | grep RUNNING >/dev/null && break; sleep 0.2; done
+w sc query posd | grep RUNNING >/dev/null || fail "the MSI's service is not running"; ok
 wait_health "$sbase" || fail "the MSI's service never answered (it keeps the kept configuration)"; ok
 imagepath=$(w reg query 'HKLM\System\CurrentControlSet\Services\posd' /v ImagePath | grep ImagePath)
 grep -q '"C:\\Program Files\\posd\\posd.exe" run' <<<"$imagepath" || fail "ImagePath not quoted (CWE-428): $imagepath"; ok
@@ -173,10 +173,10 @@ w msiexec /i 'C:\posd\posd-0.2.0.msi' /qn >/dev/null || fail "msiexec /i of the 
 w reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s > "$work/uninstall.log" || true
 n=$(grep -c "DisplayName.*REG_SZ.*posd" "$work/uninstall.log" || true)
 [ "$n" = 1 ] || fail "after an upgrade $n posd products are installed, not 1"; ok
-for _ in $(seq 1 50); do w sc query posd | grep -q RUNNING && break; sleep 0.2; done
-w sc query posd | grep -q RUNNING || fail "the upgraded service is not running"; ok
+for _ in $(seq 1 50); do w sc query posd | grep RUNNING >/dev/null && break; sleep 0.2; done
+w sc query posd | grep RUNNING >/dev/null || fail "the upgraded service is not running"; ok
 w msiexec /x 'C:\posd\posd-0.2.0.msi' /qn >/dev/null || fail "msiexec /x"; ok
-w sc query posd | grep -q RUNNING && fail "the service survived the uninstall"; ok
+w sc query posd | grep RUNNING >/dev/null && fail "the service survived the uninstall"; ok
 [ ! -f "$c/Program Files/posd/posd.exe" ] || fail "msiexec /x left posd.exe"; ok
 [ -f "$svcconf" ] && [ -f "$c/ProgramData/posd/posd.db" ] || fail "msiexec /x lost the configuration or the journal"; ok
 
