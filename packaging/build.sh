@@ -14,7 +14,7 @@ mkdir -p "$dist"
 cd "$root"
 
 echo "posd $VERSION: linux binary"
-CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$dist/posd" ./cmd/posd
+CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X github.com/tillworks/posd/internal/daemon.version=$VERSION" -o "$dist/posd" ./cmd/posd
 
 cd "$here"
 for packager in deb rpm; do
@@ -26,7 +26,7 @@ cd "$root"
 if command -v x86_64-w64-mingw32-gcc >/dev/null; then
   echo "posd $VERSION: windows exe"
   CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$dist/posd.exe" ./cmd/posd
+    go build -trimpath -ldflags "-s -w -X github.com/tillworks/posd/internal/daemon.version=$VERSION" -o "$dist/posd.exe" ./cmd/posd
   if command -v wixl >/dev/null; then
     echo "posd $VERSION: msi"
     # wixl takes Source paths relative to the current directory only.

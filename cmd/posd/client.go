@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
@@ -100,7 +101,7 @@ func newAPIClient(apiURL, token, cfgPath, dataDir string) (*apiClient, error) {
 			token = cfg.API.Token
 		}
 		if token == "" {
-			path := filepath.Join(cfg.DataDir, tokenFile)
+			path := filepath.Join(cfg.DataDir, daemon.TokenFile)
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("no API token: %v (start 'posd run' once, or pass --token)", err)

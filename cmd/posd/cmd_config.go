@@ -10,6 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/daemon"
 )
 
 type configError = config.Error
@@ -55,16 +56,16 @@ func cmdConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGateways(cfg); err != nil {
+	if err := daemon.CheckGateways(cfg); err != nil {
 		return err
 	}
 	if args[0] == "show" {
 		return showConfig(cfg, stdout)
 	}
-	if _, err := buildScanners(cfg); err != nil {
+	if _, err := daemon.BuildScanners(cfg); err != nil {
 		return err
 	}
-	if _, err := printerLayout(cfg); err != nil {
+	if _, err := daemon.PrinterLayout(cfg); err != nil {
 		return err
 	}
 	secs, routes := cfg.Gateways()
@@ -95,7 +96,7 @@ func showConfig(cfg *config.Config, w io.Writer) error {
 		if sec.Inactive {
 			continue
 		}
-		t, _ := gatewayType(sec)
+		t, _ := daemon.GatewayType(sec)
 		v, err := t.Show(sec)
 		if err != nil {
 			return err

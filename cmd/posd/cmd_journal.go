@@ -7,16 +7,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/store"
 )
 
 const journalUsage = "usage: posd journal check [--file F] | posd journal recover [--file F] | posd journal backup FILE  (each with --config FILE / --data-dir DIR)"
-
-// journalFile is the journal's path in a data directory.
-func journalFile(dataDir string) string { return filepath.Join(dataDir, "posd.db") }
 
 // cmdJournal checks, recovers and backs up the journal.
 func cmdJournal(args []string, stdout io.Writer) (int, error) {
@@ -45,7 +42,7 @@ func cmdJournal(args []string, stdout io.Writer) (int, error) {
 		if err != nil {
 			return exitBadConfig, err
 		}
-		path = journalFile(cfg.DataDir)
+		path = daemon.JournalFile(cfg.DataDir)
 	}
 	if args[0] != "backup" && len(positional) > 0 {
 		return exitBadConfig, &usageError{journalUsage}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/providers"
 )
 
@@ -30,7 +31,7 @@ func cmdProvider(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGateways(cfg); err != nil {
+	if err := daemon.CheckGateways(cfg); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -41,7 +42,7 @@ func cmdProvider(args []string, stdout io.Writer) error {
 	secs, _ := cfg.Gateways()
 	done := 0
 	for _, sec := range secs {
-		t, _ := gatewayType(sec)
+		t, _ := daemon.GatewayType(sec)
 		if t.Activate == nil || sec.Inactive || (*only != "" && sec.Name != *only) {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/localapi"
 )
 
@@ -35,7 +36,7 @@ func cmdToken(args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, cfg.API.Token)
 		return nil
 	}
-	path := filepath.Join(cfg.DataDir, tokenFile)
+	path := filepath.Join(cfg.DataDir, daemon.TokenFile)
 	if !*rotate {
 		b, err := os.ReadFile(path)
 		if errors.Is(err, os.ErrNotExist) {

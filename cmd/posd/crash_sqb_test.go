@@ -50,7 +50,7 @@ func TestCrashRecoveryShouqianba(t *testing.T) {
 			// once its check-in is saved: killing it inside the check-in too
 			// would make two rotations the till never saw, after which no key
 			// it has signs (the case the checkin-answered row tests alone).
-			e.quiesce = func(d *daemon) { d.waitOutput("checked in: terminal key rotated") }
+			e.quiesce = func(d *posdProc) { d.waitOutput("checked in: terminal key rotated") }
 			e.crashAt(tc.failpoint, order, code, tc.refund)
 			d := e.start("")
 			p := d.settled(order)

@@ -66,8 +66,8 @@ func posdBinary(t *testing.T) string {
 
 const crashToken = "crash-test-token-0123456789"
 
-// daemon is one run of the posd binary.
-type daemon struct {
+// posdProc is one run of the posd binary.
+type posdProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	lines  chan string
@@ -88,7 +88,7 @@ type crashEnv struct {
 	// quiesce, when set, waits until a daemon that crashAt stops only to
 	// set up the crash (not the one under test) has nothing in flight
 	// beside its payments, such as a gateway's daily check-in.
-	quiesce func(d *daemon)
+	quiesce func(d *posdProc)
 }
 
 func freePort(t *testing.T) string {
@@ -146,14 +146,14 @@ func (e *crashEnv) addConfig(toml string) {
 
 // start runs the daemon, armed at failpoint (none if empty), and waits
 // until its API answers.
-func (e *crashEnv) start(failpoint string) *daemon {
+func (e *crashEnv) start(failpoint string) *posdProc {
 	e.t.Helper()
 	cmd := exec.Command(posdBinary(e.t), "run", "--config", e.config)
 	cmd.Env = append(os.Environ(), "POSD_FAILPOINT="+failpoint)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(e.t, err)
 	require.NoError(e.t, cmd.Start())
-	d := &daemon{t: e.t, cmd: cmd, lines: make(chan string, 1024), api: e.api, exited: make(chan struct{})}
+	d := &posdProc{t: e.t, cmd: cmd, lines: make(chan string, 1024), api: e.api, exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -193,14 +193,14 @@ func (e *crashEnv) start(failpoint string) *daemon {
 	return d
 }
 
-func (d *daemon) output() string {
+func (d *posdProc) output() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.log.String()
 }
 
 // waitFailpoint waits until the daemon reports it is stopped at name.
-func (d *daemon) waitFailpoint(name string) {
+func (d *posdProc) waitFailpoint(name string) {
 	d.t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
@@ -218,7 +218,7 @@ func (d *daemon) waitFailpoint(name string) {
 }
 
 // waitOutput waits until posd's log contains s.
-func (d *daemon) waitOutput(s string) {
+func (d *posdProc) waitOutput(s string) {
 	d.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(d.output(), s) {
@@ -230,14 +230,14 @@ func (d *daemon) waitOutput(s string) {
 }
 
 // kill is kill -9: no shutdown code runs.
-func (d *daemon) kill() {
+func (d *posdProc) kill() {
 	if d.cmd.Process != nil {
 		d.cmd.Process.Kill()
 		<-d.exited
 	}
 }
 
-func (d *daemon) request(method, path string, body any, out any) int {
+func (d *posdProc) request(method, path string, body any, out any) int {
 	d.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -259,7 +259,7 @@ func (d *daemon) request(method, path string, body any, out any) int {
 
 // settled long-polls the payment for an order until it and its refunds are
 // settled.
-func (d *daemon) settled(order string) *payflow.Payment {
+func (d *posdProc) settled(order string) *payflow.Payment {
 	d.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -279,7 +279,7 @@ func (d *daemon) settled(order string) *payflow.Payment {
 func (e *crashEnv) crashAt(failpoint, order, code string, refund int64) {
 	e.t.Helper()
 	pay := map[string]any{"order_id": order, "amount": 1000, "auth_code": code}
-	var d *daemon
+	var d *posdProc
 	if refund == 0 {
 		d = e.start(failpoint)
 		require.Equal(e.t, 201, d.request("POST", "/v1/payments", pay, nil))

@@ -115,7 +115,7 @@ func postIgnored(url string, body any) {
 }
 
 // waitState polls payment id until it is in state s.
-func waitState(t *testing.T, d *daemon, id string, s payflow.State) {
+func waitState(t *testing.T, d *posdProc, id string, s payflow.State) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

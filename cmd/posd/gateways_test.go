@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/providers/demo"
@@ -115,34 +114,4 @@ func TestConfigCheckGateways(t *testing.T) {
 	code, _, errs = cli("config", "check", "--config", write("bad3.toml", "[gateways.p]\ntype = \"demo\"\ndelai = \"1s\"\n"))
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "gateways.p.delai: unknown key")
-}
-
-// TestPrinterProfileConfig: [printer] profile and its checks, named by key,
-// and an existing configuration (gb18030, drawer, no profile) still
-// starts.
-func TestPrinterProfileConfig(t *testing.T) {
-	for _, tc := range []struct{ toml, key, says string }{
-		{"profile = \"brother\"", "printer.profile", "xprinter-xp58"},
-		{"profile = \"zjiang-5890\"\nwidth_mm = 80", "printer.width_mm", "58"},
-		{"profile = \"zjiang-5890\"\nwidth_mm = 58\ndrawer = true", "printer", "no cash-drawer port"},
-		{"profile = \"xprinter-xp58\"\nwidth_mm = 58\nencoding = \"gb18030\"\nfour_byte = true", "printer", "two-byte GB codes only"},
-		{"qr = \"bitmap\"", "printer", "raster"},
-		{"", "", ""},
-		{"encoding = \"gb18030\"\ndrawer = true", "", ""},
-		{"encoding = \"cp936\"", "", ""},
-		{"profile = \"zjiang-5890\"\nwidth_mm = 58\nqr = \"escz\"", "", ""},
-	} {
-		cfg, err := config.Parse("posd.toml", []byte("[printer]\n"+tc.toml+"\n"))
-		require.NoError(t, err, tc.toml)
-		l, err := printerLayout(cfg)
-		if tc.key == "" {
-			require.NoError(t, err, tc.toml)
-			assert.NotEmpty(t, l.Profile.Name)
-			continue
-		}
-		var ce *config.Error
-		require.ErrorAs(t, err, &ce, tc.toml)
-		assert.Equal(t, tc.key, ce.Key, tc.toml)
-		assert.Contains(t, ce.Error(), tc.says, tc.toml)
-	}
 }

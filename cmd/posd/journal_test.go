@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/store"
 )
@@ -27,7 +28,7 @@ func cli(args ...string) (int, string, string) {
 func writeJournal(t *testing.T, dir string, n int) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dir, 0o700))
-	s, err := store.Open(journalFile(dir))
+	s, err := store.Open(daemon.JournalFile(dir))
 	require.NoError(t, err)
 	now := time.Now()
 	for i := range n {
@@ -64,7 +65,7 @@ func TestJournalCommands(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 
 	// Cut the journal short, as a failing disk or a bad copy would.
-	path := journalFile(data)
+	path := daemon.JournalFile(data)
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(path, b[:len(b)/2], 0o600))
@@ -108,31 +109,6 @@ func TestJournalCommands(t *testing.T) {
 	fi, err = os.Stat(path)
 	require.NoError(t, err)
 	assert.Zero(t, fi.Size())
-}
-
-// TestLooseModesTightened: a data directory and token file made readable
-// by others (by hand, or an older posd) are tightened at start.
-func TestLooseModesTightened(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	require.NoError(t, os.Chmod(dir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, tokenFile), []byte("0123456789abcdef0123456789\n"), 0o644))
-	require.NoError(t, prepareDataDir(dir))
-	cfg := defaultConfigFor(t, dir)
-	tok, err := apiToken(cfg)
-	require.NoError(t, err)
-	assert.Equal(t, "0123456789abcdef0123456789", tok)
-	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, tokenFile): 0o600} {
-		fi, err := os.Stat(path)
-		require.NoError(t, err)
-		assert.Equal(t, want, fi.Mode().Perm(), path)
-	}
-
-	file := filepath.Join(t.TempDir(), "file")
-	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	err = prepareDataDir(file)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "is a file")
 }
 
 func defaultConfigFor(t *testing.T, dir string) *config.Config {

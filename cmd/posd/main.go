@@ -20,8 +20,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/store"
 )
 
@@ -35,20 +35,6 @@ const (
 	exitJournalDamaged = 3
 	exitNotPaid        = 4 // a payment ended but not paid (pay --wait, status --wait)
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
-
-// Version returns the build's version.
-func Version() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 // usageError marks a mistake in the command line: exit code 2.
 type usageError struct{ msg string }
@@ -112,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "service":
 		code, err = cmdService(args[1:], stdout)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "posd %s\n", Version())
+		fmt.Fprintf(stdout, "posd %s\n", daemon.Version())
 	case "pay", "status", "cancel", "scan", "refund", "report", "receipt", "printer":
 		code, err = cmdClient(args[0], args[1:], stdout)
 	case "help", "-h", "--help":

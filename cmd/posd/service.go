@@ -18,6 +18,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/tillworks/posd/config"
+	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/localapi"
 	"github.com/tillworks/posd/packaging"
 )
@@ -80,7 +81,7 @@ func (p *program) Start(s service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() {
-		err := Run(ctx, p.cfg, p.log)
+		err := daemon.Run(ctx, p.cfg, p.log)
 		p.done <- err
 		if err != nil && ctx.Err() == nil {
 			// Failed on its own: exit non-zero so the manager restarts it.

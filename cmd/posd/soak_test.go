@@ -160,7 +160,7 @@ func TestSoak(t *testing.T) {
 		d     = e.start("")
 		kills int
 	)
-	current := func() *daemon { dmu.Lock(); defer dmu.Unlock(); return d }
+	current := func() *posdProc { dmu.Lock(); defer dmu.Unlock(); return d }
 	// call retries while posd is down (killed, restarting): every request
 	// is idempotent by order id or refund id.
 	call := func(method, path string, body, out any) int {

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package main
+package daemon
 
 // secureDataDir is a no-op off Windows: the directory is created 0700 and
 // the journal 0600.

@@ -1,10 +1,12 @@
-package main
+package daemon
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -23,7 +25,7 @@ import (
 // it is closed.
 func TestRunWaitsForItsGoroutines(t *testing.T) {
 	cfg, err := config.Parse("posd.toml", []byte(fmt.Sprintf("data_dir = %q\n[api]\nlisten = %q\ntoken = %q\n[gateways.demo]\ntype = \"demo\"\ndelay = \"0.1s\"\n",
-		filepath.Join(t.TempDir(), "data"), freePort(t), crashToken)))
+		filepath.Join(t.TempDir(), "data"), freePort(t), testToken)))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -45,7 +47,7 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	req, _ := http.NewRequest("POST", base+"/v1/payments", strings.NewReader(`{"order_id":"G1","amount":100,"auth_code":"134567890123456789"}`))
-	req.Header.Set("Authorization", "Bearer "+crashToken)
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -59,7 +61,79 @@ func TestRunWaitsForItsGoroutines(t *testing.T) {
 	}
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
-	for _, f := range []string{"printer.(*Queue).Run", "scanner.(*Manager).Run", "main.pruneDaily", "net/http.(*Server).Serve", "payflow.(*Engine).drive", "main.Run.func"} {
+	for _, f := range []string{"printer.(*Queue).Run", "scanner.(*Manager).Run", "daemon.pruneDaily", "net/http.(*Server).Serve", "payflow.(*Engine).drive", "daemon.Run.func"} {
 		assert.NotContains(t, stacks, f, "a goroutine outlived Run")
 	}
+}
+
+// TestLooseModesTightened: a data directory and token file made readable
+// by others (by hand, or an older posd) are tightened at start.
+func TestLooseModesTightened(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, TokenFile), []byte("0123456789abcdef0123456789\n"), 0o644))
+	require.NoError(t, prepareDataDir(dir))
+	cfg := defaultConfigFor(t, dir)
+	tok, err := APIToken(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "0123456789abcdef0123456789", tok)
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, TokenFile): 0o600} {
+		fi, err := os.Stat(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, fi.Mode().Perm(), path)
+	}
+
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	err = prepareDataDir(file)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is a file")
+}
+
+func defaultConfigFor(t *testing.T, dir string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("")
+	require.NoError(t, err)
+	cfg.DataDir = dir
+	return cfg
+}
+
+// TestPrinterProfileConfig: [printer] profile and its checks, named by key,
+// and an existing configuration (gb18030, drawer, no profile) still
+// starts.
+func TestPrinterProfileConfig(t *testing.T) {
+	for _, tc := range []struct{ toml, key, says string }{
+		{"profile = \"brother\"", "printer.profile", "xprinter-xp58"},
+		{"profile = \"zjiang-5890\"\nwidth_mm = 80", "printer.width_mm", "58"},
+		{"profile = \"zjiang-5890\"\nwidth_mm = 58\ndrawer = true", "printer", "no cash-drawer port"},
+		{"profile = \"xprinter-xp58\"\nwidth_mm = 58\nencoding = \"gb18030\"\nfour_byte = true", "printer", "two-byte GB codes only"},
+		{"qr = \"bitmap\"", "printer", "raster"},
+		{"", "", ""},
+		{"encoding = \"gb18030\"\ndrawer = true", "", ""},
+		{"encoding = \"cp936\"", "", ""},
+		{"profile = \"zjiang-5890\"\nwidth_mm = 58\nqr = \"escz\"", "", ""},
+	} {
+		cfg, err := config.Parse("posd.toml", []byte("[printer]\n"+tc.toml+"\n"))
+		require.NoError(t, err, tc.toml)
+		l, err := PrinterLayout(cfg)
+		if tc.key == "" {
+			require.NoError(t, err, tc.toml)
+			assert.NotEmpty(t, l.Profile.Name)
+			continue
+		}
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, tc.toml)
+		assert.Equal(t, tc.key, ce.Key, tc.toml)
+		assert.Contains(t, ce.Error(), tc.says, tc.toml)
+	}
+}
+
+const testToken = "0123456789abcdef0123456789abcdef"
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
 }

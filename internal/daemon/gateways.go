@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -25,7 +25,9 @@ var gatewayTypes = map[string]providers.Type{
 	"shouqianba": shouqianba.Type,
 }
 
-func gatewayType(sec config.GatewaySection) (providers.Type, error) {
+// GatewayType is the gateway type a [gateways.<name>] section names, or a
+// configuration error listing the types this build speaks.
+func GatewayType(sec config.GatewaySection) (providers.Type, error) {
 	t, ok := gatewayTypes[sec.Type]
 	if !ok {
 		names := make([]string, 0, len(gatewayTypes))
@@ -42,11 +44,11 @@ func gatewayType(sec config.GatewaySection) (providers.Type, error) {
 	return t, nil
 }
 
-// checkGateways has each gateway's package check its own table.
-func checkGateways(cfg *config.Config) error {
+// CheckGateways has each gateway's package check its own table.
+func CheckGateways(cfg *config.Config) error {
 	secs, _ := cfg.Gateways()
 	for _, sec := range secs {
-		t, err := gatewayType(sec)
+		t, err := GatewayType(sec)
 		if err != nil {
 			return err
 		}
@@ -60,7 +62,7 @@ func checkGateways(cfg *config.Config) error {
 // buildGateways opens every configured gateway (not the old form's unused
 // tables) and the routing rules for the engine.
 func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger) (payflow.Gateways, error) {
-	if err := checkGateways(cfg); err != nil {
+	if err := CheckGateways(cfg); err != nil {
 		return payflow.Gateways{}, err
 	}
 	secs, routes := cfg.Gateways()
@@ -69,7 +71,7 @@ func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger) (p
 		if sec.Inactive {
 			continue
 		}
-		t, _ := gatewayType(sec)
+		t, _ := GatewayType(sec)
 		p, err := t.Open(ctx, sec, providers.Env{Name: sec.Name, DataDir: cfg.DataDir, TillID: cfg.TillID, Log: log})
 		if err != nil {
 			return g, err

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 
 // newPrinter builds the receipt queue for the configured printer.
 func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer.Queue, error) {
-	layout, err := printerLayout(cfg)
+	layout, err := PrinterLayout(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,9 @@ func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer
 	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log}, nil
 }
 
-func printerLayout(cfg *config.Config) (printer.Layout, error) {
+// PrinterLayout is the receipt layout the [printer] section describes, its
+// profile's limits checked: config check and the daemon use the same one.
+func PrinterLayout(cfg *config.Config) (printer.Layout, error) {
 	prof, err := printer.LookupProfile(cfg.Printer.Profile)
 	if err != nil {
 		return printer.Layout{}, &config.Error{Key: "printer.profile", Msg: err.Error()}
@@ -65,9 +67,9 @@ func printerLayout(cfg *config.Config) (printer.Layout, error) {
 	return l, nil
 }
 
-// buildScanners makes the configured [[scanner]] sources; a mistake is a
+// BuildScanners makes the configured [[scanner]] sources; a mistake is a
 // configuration error naming the scanner.
-func buildScanners(cfg *config.Config) ([]scanner.Source, error) {
+func BuildScanners(cfg *config.Config) ([]scanner.Source, error) {
 	var out []scanner.Source
 	for i, sc := range cfg.Scanners {
 		var src scanner.Source
@@ -131,3 +133,6 @@ func pruneDaily(ctx context.Context, st *store.Store, cfg *config.Config, log *s
 		}
 	}
 }
+
+// JournalFile is the journal's path in a data directory.
+func JournalFile(dataDir string) string { return filepath.Join(dataDir, "posd.db") }

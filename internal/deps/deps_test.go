@@ -1,6 +1,6 @@
 // Package deps holds the test that pins which of posd's packages may
 // import which (docs/architecture.md draws the same): dependencies point
-// one way, from the daemon's assembly down to the engine, and a gateway or
+// one way, from the command line through the daemon's assembly down to the engine, and a gateway or
 // the API never drags in drivers it does not use.
 package deps
 
@@ -15,16 +15,17 @@ const mod = "github.com/tillworks/posd/"
 // forbidden lists, for each package (and its sub-packages), what it must
 // not import, directly or through another package.
 var forbidden = map[string][]string{
-	"payflow":         {"config", "store", "printer", "scanner", "paycode", "providers", "localapi", "cmd", "go.bug.st/serial", "github.com/karalabe/hid", "go.etcd.io/bbolt"},
-	"paycode":         {"config", "store", "printer", "scanner", "providers", "localapi", "cmd"},
-	"store":           {"config", "scanner", "providers", "localapi", "cmd"},
-	"printer":         {"config", "store", "scanner", "providers", "localapi", "cmd", "go.etcd.io/bbolt"},
-	"scanner":         {"config", "payflow", "paycode", "store", "printer", "providers", "localapi", "cmd"},
-	"events":          {"config", "payflow", "paycode", "store", "printer", "scanner", "providers", "localapi", "cmd", "internal"},
-	"providers":       {"store", "printer", "scanner", "localapi", "cmd", "go.bug.st/serial", "github.com/karalabe/hid", "go.etcd.io/bbolt"},
-	"localapi":        {"config", "store", "scanner", "providers", "cmd", "github.com/karalabe/hid", "go.etcd.io/bbolt"}, // the printer brings the serial driver (serial printers)
-	"config":          {"payflow", "store", "printer", "scanner", "paycode", "providers", "localapi", "cmd"},
-	"internal/origin": {"config", "payflow", "store", "printer", "scanner", "providers", "localapi", "cmd"},
+	"payflow":         {"config", "store", "printer", "scanner", "paycode", "providers", "localapi", "internal/daemon", "cmd", "go.bug.st/serial", "github.com/karalabe/hid", "go.etcd.io/bbolt"},
+	"paycode":         {"config", "store", "printer", "scanner", "providers", "localapi", "internal/daemon", "cmd"},
+	"store":           {"config", "scanner", "providers", "localapi", "internal/daemon", "cmd"},
+	"printer":         {"config", "store", "scanner", "providers", "localapi", "internal/daemon", "cmd", "go.etcd.io/bbolt"},
+	"scanner":         {"config", "payflow", "paycode", "store", "printer", "providers", "localapi", "internal/daemon", "cmd"},
+	"events":          {"config", "payflow", "paycode", "store", "printer", "scanner", "providers", "localapi", "internal/daemon", "cmd", "internal"},
+	"providers":       {"store", "printer", "scanner", "localapi", "internal/daemon", "cmd", "go.bug.st/serial", "github.com/karalabe/hid", "go.etcd.io/bbolt"},
+	"localapi":        {"config", "store", "scanner", "providers", "internal/daemon", "cmd", "github.com/karalabe/hid", "go.etcd.io/bbolt"}, // the printer brings the serial driver (serial printers)
+	"config":          {"payflow", "store", "printer", "scanner", "paycode", "providers", "localapi", "internal/daemon", "cmd"},
+	"internal/daemon": {"cmd"},
+	"internal/origin": {"config", "payflow", "store", "printer", "scanner", "providers", "localapi", "internal/daemon", "cmd"},
 }
 
 // TestDependencies fails on an import the architecture does not allow.
