@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tillworks/posd/config"
 	"github.com/tillworks/posd/internal/daemon"
 	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/store"
@@ -109,11 +108,4 @@ func TestJournalCommands(t *testing.T) {
 	fi, err = os.Stat(path)
 	require.NoError(t, err)
 	assert.Zero(t, fi.Size())
-}
-
-func defaultConfigFor(t *testing.T, dir string) *config.Config {
-	t.Helper()
-	cfg, err := loadConfig("", dir)
-	require.NoError(t, err)
-	return cfg
 }
