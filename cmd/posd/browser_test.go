@@ -80,7 +80,7 @@ func browse(t *testing.T, chrome string, ps *pageServer, pageURL string) map[str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), pageURL)
+		"--user-data-dir="+profileDir(t), pageURL)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
@@ -194,7 +194,7 @@ func TestStatusPage(t *testing.T) {
 		defer cancel()
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--lang=en-US",
-			"--user-data-dir=" + t.TempDir(), "--window-size=1024,768",
+			"--user-data-dir=" + profileDir(t), "--window-size=1024,768",
 			// Virtual time: the page's first fetches are answered before it
 			// is captured; its event stream opens later (2 s), as its
 			// refresh does (5 s).
@@ -296,7 +296,7 @@ func TestWebUIExample(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0",
-		"--user-data-dir="+t.TempDir(), "http://localhost:"+port+"/example.html")
+		"--user-data-dir="+profileDir(t), "http://localhost:"+port+"/example.html")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -314,4 +314,23 @@ func TestWebUIExample(t *testing.T) {
 	assert.Contains(t, out, "open payments", "the snapshot")
 	assert.Regexp(t, `created pay_[a-z0-9]+ paying`, out)
 	assert.Regexp(t, `A\d+ paid`, out)
+}
+
+// profileDir is a Chromium profile directory for one run. Chromium's
+// helper processes may still write into it after the browser is killed,
+// so it is removed with a few tries rather than by t.TempDir, whose
+// cleanup fails the test when a file appears during its removal.
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "posd-chromium-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("Chromium's profile %s is still being written to; left behind", dir)
+	})
+	return dir
 }
