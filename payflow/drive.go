@@ -66,7 +66,7 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 			} else {
 				e.pay(p, d)
 			}
-		case StateInDoubt:
+		case StateInDoubt, StateAwaitingCustomer:
 			e.poll(p, d, recovered)
 		case StateCancelling:
 			e.cancelOnce(p)
@@ -142,7 +142,21 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	var err error
 	if code == orderToken {
 		req.AuthCode, code = "", ""
-		if mo, ok := prov.(MiniProgramOrderer); ok && p.MiniProgram != nil {
+		if req.Channel == "unknown" {
+			req.Channel = "" // not named: the gateway's default, the wallet told once paid
+		}
+		if pc, ok := prov.(Precreator); ok && p.Method == MethodQR {
+			o, err = timed(e, p.Gateway, "precreate", func() (Outcome, error) {
+				qr, o, err := pc.Precreate(ctx, req)
+				if err == nil && o.Kind == Succeeded {
+					// A precreate's success is an order placed, never a
+					// payment: the customer has yet to scan and pay.
+					o.Kind = InProgress
+				}
+				o.QRCode = qr
+				return o, err
+			})
+		} else if mo, ok := prov.(MiniProgramOrderer); ok && p.MiniProgram != nil {
 			o, err = timed(e, p.Gateway, "miniprogram_order", func() (Outcome, error) { return mo.MiniProgramOrder(ctx, req, *p.MiniProgram) })
 		} else {
 			err = fmt.Errorf("%w: gateway %s cannot place mini-program orders (the configuration changed?)", ErrNotSent, p.Gateway)
@@ -162,12 +176,15 @@ func (e *Engine) pay(p *Payment, d *driver) {
 	}
 	t, in := e.judge(p, o, err)
 	in.Code = code // to mask it should the gateway echo it
+	if p.Method == MethodQR && t == TrigUncertain && o.QRCode != "" {
+		t = TrigShown
+	}
 	if err != nil && errors.Is(err, ErrNotSent) {
 		t = TrigNotSent
 		switch fb := e.gws.Fallback; {
 		case ctx.Err() != nil && e.aborting(p.ID):
 			t, in.Note = TrigAbort, "aborted by the cashier before the pay request was sent"
-		case ctx.Err() == nil && fb != "" && fb != p.Gateway && e.gws.ByName[fb] != nil && p.MiniProgram == nil:
+		case ctx.Err() == nil && fb != "" && fb != p.Gateway && e.gws.ByName[fb] != nil && p.Method == "":
 			// Nothing reached the chosen gateway: the fallback may take the
 			// pay, journaled before it is sent there. Once only.
 			t, in.Gateway, in.Account = TrigReroute, fb, account(e.gws.ByName[fb])
@@ -189,6 +206,10 @@ func (e *Engine) payWindow(p *Payment) time.Duration {
 	if m := p.MiniProgram; m != nil && !p.PayStartedAt.IsZero() {
 		// The customer pays in the mini program, in their own time.
 		return m.ExpiresAt.Sub(p.PayStartedAt)
+	}
+	if q := p.QR; q != nil && p.Method == MethodQR && !p.PayStartedAt.IsZero() {
+		// The customer scans the till's code in their own time.
+		return q.ExpiresAt.Sub(p.PayStartedAt)
 	}
 	w := e.cfg.PayTimeout
 	if h, ok := e.gws.ByName[p.Gateway].(PayHolder); ok && h.PayHold() > w {
@@ -270,11 +291,19 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 // up into needs_attention.
 func (e *Engine) cancelOnce(p *Payment) {
 	prov, noted, _ := e.gateway(p)
-	if e.awaitCancelWindow(prov, noted, p) {
+	// An unpaid QR order is closed where the gateway has a call for it,
+	// once; a close that does not settle it is followed by cancels.
+	closer, closing := prov.(Closer)
+	closing = closing && p.Method == MethodQR && p.CancelAttempts <= 1
+	if !closing && e.awaitCancelWindow(prov, noted, p) {
 		return
 	}
 	failpoint.Hit(failpoint.CancelJournaled)
-	o, err := timed(e, p.Gateway, "cancel", func() (Outcome, error) { return prov.Cancel(e.ctx, p.ref()) })
+	call, send := "cancel", prov.Cancel
+	if closing {
+		call, send = "close", closer.Close
+	}
+	o, err := timed(e, p.Gateway, call, func() (Outcome, error) { return send(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -300,6 +329,10 @@ func (e *Engine) cancelOnce(p *Payment) {
 		in := Input{Outcome: o}
 		if o.Kind == NotFound {
 			in.Note = "the gateway has no such order: nothing to cancel"
+		}
+		if p.SwitchRequested {
+			e.finishSwitch(p, in)
+			return
 		}
 		e.stepLogged(p.ID, TrigCancelled, in)
 		return

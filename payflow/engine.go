@@ -66,9 +66,12 @@ type Engine struct {
 	refunds map[string]bool    // refunds being driven, by payment id + "/" + refund id
 	waiting string             // the payment awaiting a scan, if any
 	codes   map[string]string  // payment codes (or orderToken) by payment id, held in memory until the pay is answered
-	seqNext uint64             // next number of the reserved block, up to seqEnd
-	seqEnd  uint64
-	closed  bool
+	// switches are codes scanned for QR payments being closed, by
+	// payment id: sent once the QR order is certainly unpaid.
+	switches map[string]pendingSwitch
+	seqNext  uint64 // next number of the reserved block, up to seqEnd
+	seqEnd   uint64
+	closed   bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -111,9 +114,10 @@ func NewEngine(cfg Config, j Journal, gws Gateways, opt Options) *Engine {
 	return &Engine{
 		cfg: cfg, j: j, gws: gws,
 		clock: opt.Clock, log: opt.Logger, classify: opt.Classify, bus: opt.Bus, observe: opt.ObserveCall,
-		drivers: make(map[string]*driver),
-		refunds: make(map[string]bool),
-		codes:   make(map[string]string),
+		drivers:  make(map[string]*driver),
+		refunds:  make(map[string]bool),
+		codes:    make(map[string]string),
+		switches: make(map[string]pendingSwitch),
 	}
 }
 
@@ -252,6 +256,10 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 		if old.Amount != n.Amount || old.Currency != n.Currency {
 			return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
 		}
+		if old.Method == MethodQR && n.AuthCode != "" {
+			p, err := e.switchLocked(old, n.AuthCode, channel)
+			return p, false, err
+		}
 		if old.Method != "" {
 			return old, false, fmt.Errorf("%w: order %s is a %s payment (%s); it cannot also be paid with a code: cancel it and use a new order id", ErrOrderConflict, n.OrderID, old.Method, old.State)
 		}
@@ -339,6 +347,8 @@ func (e *Engine) Abort(id string) (*Payment, error) {
 		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier"})
 	case StateInDoubt:
 		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier while in doubt"})
+	case StateAwaitingCustomer:
+		return e.stepLocked(id, TrigAbort, Input{Note: "aborted by the cashier while the QR code was shown; closing the order at the gateway"})
 	case StatePaying:
 		d := e.drivers[id]
 		if e.codes[id] != "" && (d == nil || !d.sending) {
@@ -364,6 +374,12 @@ func (e *Engine) Abort(id string) (*Payment, error) {
 		}
 		return p, err
 	case StateCancelling, StateCancelled, StateFailed:
+		if _, ok := e.switches[id]; ok {
+			// The cashier takes back a switch to a scanned code: the QR
+			// order is still closed, and the code is never sent.
+			delete(e.switches, id)
+			e.log.Info("switch to a scanned code aborted by the cashier; the code will not be sent", "payment", id)
+		}
 		return p.Clone(), nil
 	}
 	return p.Clone(), fmt.Errorf("%w: payment %s is %s; refund it instead", ErrNotCancellable, id, p.State)
@@ -504,7 +520,7 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if p.AuthCode == orderToken {
 		p.AuthCode = "" // a mini-program order has no code to mask
 	}
-	if p.State == StatePaying && (t == TrigScan || t == TrigReroute) {
+	if p.State == StatePaying && (t == TrigScan || t == TrigReroute || t == TrigSwitched) {
 		if in.Code != "" {
 			e.codes[id] = in.Code
 		}
@@ -513,6 +529,9 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	}
 	if err := e.j.Save(p); err != nil {
 		return nil, fmt.Errorf("payflow: journaling %s of payment %s: %w", t, id, err)
+	}
+	if t == TrigSwitched || p.State.Terminal() {
+		delete(e.switches, id) // sent now, or never
 	}
 	if p.State != StateAwaitingScan && e.waiting == id {
 		e.waiting = ""

@@ -37,6 +37,11 @@ type fakeGateway struct {
 	queryRefund func(r payflow.RefundRequest, n int) (payflow.Outcome, error)
 	// miniOrder, when set, makes the gateway a payflow.MiniProgramOrderer.
 	miniOrder func(r payflow.PayRequest, m payflow.MiniProgram) (payflow.Outcome, error)
+	// precreate, when set, makes the gateway a payflow.Precreator; close
+	// a payflow.Closer too.
+	precreate func(r payflow.PayRequest) (string, payflow.Outcome, error)
+	close     func(n int) (payflow.Outcome, error)
+	lastPay   payflow.PayRequest
 	calls     []string
 	counts    map[string]int
 	refNos    []string
@@ -70,6 +75,9 @@ func (g *fakeGateway) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Ou
 	g.inflight.Add(1)
 	defer g.inflight.Add(-1)
 	g.record("pay")
+	g.mu.Lock()
+	g.lastPay = r
+	g.mu.Unlock()
 	if g.pay == nil {
 		return payflow.Outcome{Kind: payflow.Succeeded, GatewayTradeNo: "T" + r.OrderNo}, nil
 	}
@@ -219,7 +227,30 @@ func (h *harness) provider() payflow.Provider {
 	if h.gw.miniOrder != nil {
 		return miniOrderer{h.gw}
 	}
+	if h.gw.precreate != nil && h.gw.close != nil {
+		return qrCloser{qrGateway{h.gw}}
+	}
+	if h.gw.precreate != nil {
+		return qrGateway{h.gw}
+	}
 	return h.gw
+}
+
+type qrGateway struct{ *fakeGateway }
+
+func (g qrGateway) Precreate(ctx context.Context, r payflow.PayRequest) (string, payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	g.record("precreate")
+	return g.precreate(r)
+}
+
+type qrCloser struct{ qrGateway }
+
+func (g qrCloser) Close(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
+	g.inflight.Add(1)
+	defer g.inflight.Add(-1)
+	return g.close(g.record("close"))
 }
 
 type miniOrderer struct{ *fakeGateway }

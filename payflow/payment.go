@@ -38,13 +38,18 @@ type Payment struct {
 	Discounts    []Discount `json:"discounts,omitempty"`
 	CustomerPaid int64      `json:"customer_paid,omitempty"`
 	// Method is how the customer pays: "" a scanned payment code,
-	// "miniprogram" an order paid in a WeChat mini program.
-	Method         string       `json:"method,omitempty"`
-	MiniProgram    *MiniProgram `json:"miniprogram,omitempty"`
-	Error          *Error       `json:"error"`
-	CancelAttempts int          `json:"cancel_attempts,omitempty"`
-	Mismatches     int          `json:"mismatches,omitempty"` // answers that named another order or amount
-	AbortRequested bool         `json:"abort_requested,omitempty"`
+	// "miniprogram" an order paid in a WeChat mini program, "qr" a QR
+	// code the till shows and the customer scans.
+	Method      string       `json:"method,omitempty"`
+	MiniProgram *MiniProgram `json:"miniprogram,omitempty"`
+	QR          *QR          `json:"qr,omitempty"`
+	// SwitchRequested: the cashier switched this QR payment to a scanned
+	// code; it is paid with the code once the QR order is closed.
+	SwitchRequested bool   `json:"switch_requested,omitempty"`
+	Error           *Error `json:"error"`
+	CancelAttempts  int    `json:"cancel_attempts,omitempty"`
+	Mismatches      int    `json:"mismatches,omitempty"` // answers that named another order or amount
+	AbortRequested  bool   `json:"abort_requested,omitempty"`
 	// CancelNotBefore: the gateway accepts this payment's cancel from then
 	// (a cancel window); zero when it never said.
 	CancelNotBefore time.Time      `json:"cancel_not_before,omitzero"`
@@ -162,6 +167,10 @@ func (p *Payment) Clone() *Payment {
 			m.Pay = &pay
 		}
 		c.MiniProgram = &m
+	}
+	if p.QR != nil {
+		q := *p.QR
+		c.QR = &q
 	}
 	c.Refunds = make([]*Refund, len(p.Refunds)) // never nil: the API shows []
 	for i, r := range p.Refunds {

@@ -86,6 +86,9 @@ type Outcome struct {
 	// Prepay is, for a mini-program order placed (MiniProgramOrderer),
 	// what the mini program passes to wx.requestPayment.
 	Prepay *RequestPayment
+	// QRCode is, for a QR payment placed (Precreator), the text the till
+	// shows as a QR code for the customer to scan (usually a URL).
+	QRCode string
 }
 
 // Discount is part of an order's amount the customer did not pay, as the

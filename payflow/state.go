@@ -11,14 +11,18 @@ type State string
 // The payment states. Terminal states are never left except needs_attention,
 // which an operator may send back to cancelling.
 const (
-	StateAwaitingScan   State = "awaiting_scan"   // created, waiting for the customer's code
-	StatePaying         State = "paying"          // pay request journaled and (maybe) sent
-	StateInDoubt        State = "in_doubt"        // the gateway's answer is unknown: poll it
-	StateCancelling     State = "cancelling"      // a cancel is journaled and (maybe) sent
-	StatePaid           State = "paid"            // the gateway confirmed the charge
-	StateFailed         State = "failed"          // nothing was charged
-	StateCancelled      State = "cancelled"       // aborted, expired, or reversed at the gateway
-	StateNeedsAttention State = "needs_attention" // a person must reconcile with the gateway
+	StateAwaitingScan State = "awaiting_scan" // created, waiting for the customer's code
+	StatePaying       State = "paying"        // pay request journaled and (maybe) sent
+	StateInDoubt      State = "in_doubt"      // the gateway's answer is unknown: poll it
+	// StateAwaitingCustomer: a QR payment's order is placed and its code
+	// shown; the customer has yet to scan it and pay. Polled like in_doubt,
+	// closed at the gateway when the code expires.
+	StateAwaitingCustomer State = "awaiting_customer"
+	StateCancelling       State = "cancelling"      // a cancel is journaled and (maybe) sent
+	StatePaid             State = "paid"            // the gateway confirmed the charge
+	StateFailed           State = "failed"          // nothing was charged
+	StateCancelled        State = "cancelled"       // aborted, expired, or reversed at the gateway
+	StateNeedsAttention   State = "needs_attention" // a person must reconcile with the gateway
 )
 
 // Terminal reports whether no further automatic step follows s.
@@ -33,7 +37,7 @@ func (s State) Terminal() bool {
 // Valid reports whether s names a payment state.
 func (s State) Valid() bool {
 	switch s {
-	case StateAwaitingScan, StatePaying, StateInDoubt, StateCancelling,
+	case StateAwaitingScan, StatePaying, StateInDoubt, StateAwaitingCustomer, StateCancelling,
 		StatePaid, StateFailed, StateCancelled, StateNeedsAttention:
 		return true
 	}
@@ -78,6 +82,16 @@ const (
 	// TrigOrder: a mini-program order is journaled, to be sent to the
 	// gateway the routing chose for WeChat (MiniProgramOrderer).
 	TrigOrder Trigger = "order"
+	// TrigShown: the gateway placed a QR payment's order and answered the
+	// code the till shows (Precreator).
+	TrigShown Trigger = "shown"
+	// TrigSwitch: the cashier pays a QR payment's order with a scanned code
+	// instead; the QR order is closed (or cancelled) at the gateway first.
+	TrigSwitch Trigger = "switch"
+	// TrigSwitched: the QR order is certainly unpaid (closed or cancelled
+	// at the gateway); the pay with the scanned code is journaled, under a
+	// new order number, before it is sent.
+	TrigSwitched Trigger = "switched"
 )
 
 // maxMismatches is how many answers about another order (or amount) a
@@ -95,6 +109,7 @@ type Input struct {
 	Gateway string    // the gateway chosen, for TrigScan and TrigReroute
 	Account string    // the account used there
 	Until   time.Time // for TrigCancelWait: when the gateway accepts a cancel
+	OrderNo string    // for TrigSwitched: the new gateway order number
 	Note    string
 }
 
@@ -129,6 +144,18 @@ var payTransitions = map[State]map[Trigger]transition{
 		TrigAbortRequest: {StatePaying, onAbortRequest},
 		TrigReroute:      {StatePaying, onGateway},
 		TrigGatewayGone:  {StateNeedsAttention, onGatewayGone},
+		TrigShown:        {StateAwaitingCustomer, onGatewayIDs},
+	},
+	StateAwaitingCustomer: {
+		TrigSucceeded:   {StatePaid, onPaid},
+		TrigFailed:      {StateFailed, onGatewayError},
+		TrigBroken:      {StateNeedsAttention, onGatewayError},
+		TrigDeadline:    {StateCancelling, onCancelAttempt},
+		TrigAbort:       {StateCancelling, onCancelAttempt},
+		TrigSwitch:      {StateCancelling, onSwitch},
+		TrigMismatch:    {StateAwaitingCustomer, onMismatch},
+		TrigSuspect:     {StateNeedsAttention, onSuspect},
+		TrigGatewayGone: {StateNeedsAttention, onGatewayGone},
 	},
 	StateInDoubt: {
 		TrigSucceeded:   {StatePaid, onPaid},
@@ -139,6 +166,9 @@ var payTransitions = map[State]map[Trigger]transition{
 		TrigMismatch:    {StateInDoubt, onMismatch},
 		TrigSuspect:     {StateNeedsAttention, onSuspect},
 		TrigGatewayGone: {StateNeedsAttention, onGatewayGone},
+		// A QR payment whose placing went unanswered: the code was never
+		// shown, but the cashier may still switch to a scanned one.
+		TrigSwitch: {StateCancelling, onSwitch},
 	},
 	StateCancelling: {
 		TrigCancelled:   {StateCancelled, onGatewayIDs},
@@ -149,6 +179,7 @@ var payTransitions = map[State]map[Trigger]transition{
 		// What the queries while waiting to cancel may find.
 		TrigSucceeded: {StatePaid, onPaid},
 		TrigFailed:    {StateCancelled, onGatewayIDs},
+		TrigSwitched:  {StatePaying, onSwitched},
 	},
 	StateNeedsAttention: {
 		TrigRetry: {StateCancelling, onRetry},
@@ -276,6 +307,31 @@ func onGatewayIDs(p *Payment, in Input) {
 	if o.Prepay != nil && p.MiniProgram != nil {
 		pay := *o.Prepay
 		p.MiniProgram.Pay = &pay
+	}
+	if o.QRCode != "" && p.QR != nil {
+		p.QR.Code = o.QRCode
+	}
+}
+
+// onSwitch journals the cashier's switch of a QR payment to a scanned code:
+// a cancel attempt (a close, where the gateway has one) comes first.
+func onSwitch(p *Payment, in Input) {
+	p.CancelAttempts++
+	p.SwitchRequested = true
+}
+
+// onSwitched turns a QR payment whose order is certainly unpaid into a
+// pay with the scanned code: a new order number (the QR order's is
+// closed), the code's wallet and gateway, and the pay window from now.
+func onSwitched(p *Payment, in Input) {
+	onScan(p, in)
+	p.Method, p.GatewayOrderNo = "", in.OrderNo
+	p.GatewayTradeNo, p.ChannelTradeNo = "", ""
+	p.CancelAttempts, p.Mismatches, p.CancelNotBefore = 0, 0, time.Time{}
+	p.SwitchRequested, p.AbortRequested = false, false
+	p.Error = nil
+	if p.QR != nil {
+		p.QR.Code = ""
 	}
 }
 

@@ -10,18 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateCancelling,
+var allStates = []State{StateAwaitingScan, StatePaying, StateInDoubt, StateAwaitingCustomer, StateCancelling,
 	StatePaid, StateFailed, StateCancelled, StateNeedsAttention}
 
 var allTriggers = []Trigger{TrigScan, TrigAbort, TrigExpire, TrigSucceeded, TrigFailed, TrigNotSent,
 	TrigNotFound, TrigUncertain, TrigBroken, TrigDeadline, TrigCancelled, TrigCancelRetry, TrigGiveUp, TrigRetry,
-	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute, TrigCancelWait, TrigOrder}
+	TrigAbortRequest, TrigMismatch, TrigSuspect, TrigConflict, TrigGatewayGone, TrigReroute, TrigCancelWait, TrigOrder, TrigShown, TrigSwitch, TrigSwitched}
 
 // TestPaymentEdges walks every edge of the payment machine and checks what
 // each transition records.
 func TestPaymentEdges(t *testing.T) {
 	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	ids := Outcome{GatewayTradeNo: "G1", ChannelTradeNo: "C1", Channel: "alipay", Code: "X", Message: "words", Raw: []byte(`{"code":"134567890123456789"}`)}
+	ids := Outcome{GatewayTradeNo: "G1", ChannelTradeNo: "C1", Channel: "alipay", Code: "X", Message: "words", Raw: []byte(`{"code":"134567890123456789"}`), QRCode: "https://qr.example/G1"}
 	tests := []struct {
 		from  State
 		on    Trigger
@@ -102,6 +102,37 @@ func TestPaymentEdges(t *testing.T) {
 			errCode("cancel_failed")(t, p)
 			assert.Contains(t, p.Error.Message, "words")
 		}},
+		{StatePaying, TrigShown, StateAwaitingCustomer, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "https://qr.example/G1", p.QR.Code, "the code to show is kept")
+			assert.Equal(t, "G1", p.GatewayTradeNo)
+		}},
+		{StateAwaitingCustomer, TrigSucceeded, StatePaid, func(t *testing.T, p *Payment) { assert.Equal(t, at, p.PaidAt) }},
+		{StateAwaitingCustomer, TrigFailed, StateFailed, errCode("X")},
+		{StateAwaitingCustomer, TrigBroken, StateNeedsAttention, errCode("X")},
+		{StateAwaitingCustomer, TrigDeadline, StateCancelling, attempts(1)},
+		{StateAwaitingCustomer, TrigAbort, StateCancelling, attempts(1)},
+		{StateAwaitingCustomer, TrigSwitch, StateCancelling, func(t *testing.T, p *Payment) {
+			assert.True(t, p.SwitchRequested)
+			assert.Equal(t, 1, p.CancelAttempts, "the close comes first")
+			assert.Empty(t, p.AuthCodeMasked, "the code is not taken before the QR order is closed")
+		}},
+		{StateInDoubt, TrigSwitch, StateCancelling, func(t *testing.T, p *Payment) { assert.True(t, p.SwitchRequested) }},
+		{StateAwaitingCustomer, TrigMismatch, StateAwaitingCustomer, func(t *testing.T, p *Payment) { assert.Equal(t, 1, p.Mismatches) }},
+		{StateAwaitingCustomer, TrigSuspect, StateNeedsAttention, errCode("gateway_mismatch")},
+		{StateAwaitingCustomer, TrigGatewayGone, StateNeedsAttention, errCode("gateway_not_configured")},
+		{StateCancelling, TrigSwitched, StatePaying, func(t *testing.T, p *Payment) {
+			assert.Equal(t, "N2", p.GatewayOrderNo, "a new order number: the QR order's is closed")
+			assert.Empty(t, p.Method, "paid with the scanned code now")
+			assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
+			assert.Equal(t, "wechat", p.Channel)
+			assert.Equal(t, "backup", p.Gateway)
+			assert.Equal(t, at, p.PayStartedAt, "the pay window starts now")
+			assert.Zero(t, p.CancelAttempts)
+			assert.False(t, p.SwitchRequested)
+			assert.Empty(t, p.QR.Code, "the closed order's code is not shown again")
+			assert.Empty(t, p.GatewayTradeNo)
+			assert.Nil(t, p.Error)
+		}},
 		{StateNeedsAttention, TrigRetry, StateCancelling, func(t *testing.T, p *Payment) {
 			assert.False(t, p.NeedsAttention)
 			assert.Equal(t, 1, p.CancelAttempts)
@@ -110,11 +141,11 @@ func TestPaymentEdges(t *testing.T) {
 	seen := map[[2]string]bool{}
 	for _, tc := range tests {
 		t.Run(string(tc.from)+"/"+string(tc.on), func(t *testing.T) {
-			p := &Payment{State: tc.from, CancelAttempts: 1, AuthCode: "134567890123456789"}
-			if tc.from == StateInDoubt {
+			p := &Payment{State: tc.from, CancelAttempts: 1, AuthCode: "134567890123456789", QR: &QR{}, Method: MethodQR, GatewayOrderNo: "N1"}
+			if tc.from == StateInDoubt || tc.from == StateAwaitingCustomer {
 				p.CancelAttempts = 0
 			}
-			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat", Gateway: "backup", Account: "acct-2", Until: at.Add(time.Hour)}))
+			require.NoError(t, Step(p, tc.on, Input{At: at, Outcome: ids, Code: "134567890123456789", Channel: "wechat", Gateway: "backup", Account: "acct-2", Until: at.Add(time.Hour), OrderNo: "N2"}))
 			assert.Equal(t, tc.to, p.State)
 			assert.Equal(t, at, p.UpdatedAt)
 			require.Len(t, p.History, 1)
