@@ -105,6 +105,31 @@ func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome
 	return o, nil
 }
 
+// Precreate places an order the customer pays by scanning the returned QR
+// code (C scans B); it is then followed with Query.
+func (c *Client) Precreate(ctx context.Context, r payflow.PayRequest) (string, payflow.Outcome, error) {
+	resp, raw, err := c.call(ctx, "/v1/precreate", precreateRequest{
+		OrderNo: r.OrderNo, MerchantOrder: r.OrderID, Amount: r.Amount, Channel: r.Channel, Subject: r.Subject,
+	}, c.callTimeout)
+	o := outcome(resp, raw)
+	if err != nil {
+		return "", o, err
+	}
+	switch resp.Result {
+	case "SUCCESS":
+		o.Kind = payflow.Succeeded
+	case "FAIL":
+		o.Kind = payflow.Failed
+		if resp.Code == "ORDER_NO_CONFLICT" {
+			o.Kind = payflow.Conflict
+		}
+	}
+	if resp.Order == nil {
+		return "", o, nil
+	}
+	return resp.Order.QRCode, o, nil
+}
+
 // Query asks for an order's state.
 func (c *Client) Query(ctx context.Context, r payflow.OrderRef) (payflow.Outcome, error) {
 	resp, raw, err := c.call(ctx, "/v1/query", orderRequest{OrderNo: r.OrderNo}, c.callTimeout)

@@ -38,6 +38,13 @@ const (
 	ScenarioServerError     = 11 // HTTP 500 on pay, no order created
 )
 
+// QR payments (precreate) have no code to pick a scenario: an amount whose
+// last two digits (fen) are QRNeverScanned is never scanned by the
+// simulated customer, so it expires and is closed; every other is paid
+// Delay after the code is shown. CustomerScan (POST /v1/qr/scan) plays a
+// customer scanning one by hand.
+const QRNeverScanned = 3
+
 // Order statuses at the demo gateway.
 const (
 	StatusCreated   = "CREATED"
@@ -59,6 +66,7 @@ type Order struct {
 	Refunded       int64            `json:"refunded"`
 	Refunds        map[string]int64 `json:"refunds,omitempty"` // refund_no → amount
 	Scenario       int              `json:"scenario,omitempty"`
+	QRCode         string           `json:"qr_code,omitempty"` // a precreated order's code (C scans B)
 	Queries        int              `json:"queries"`
 	Cancels        int              `json:"cancels"`
 	PayCalls       int              `json:"pay_calls"`
@@ -160,6 +168,13 @@ type (
 	orderRequest struct {
 		OrderNo string `json:"order_no"`
 	}
+	precreateRequest struct {
+		OrderNo       string `json:"order_no"`
+		MerchantOrder string `json:"merchant_order_id"`
+		Amount        int64  `json:"amount"`
+		Channel       string `json:"channel,omitempty"`
+		Subject       string `json:"subject,omitempty"`
+	}
 	refundRequest struct {
 		OrderNo  string `json:"order_no"`
 		RefundNo string `json:"refund_no"`
@@ -182,6 +197,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, g.Orders())
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/pay":
 		g.pay(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/precreate":
+		g.precreate(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/qr/scan":
+		var req orderRequest
+		if decodeBody(w, r, &req) {
+			if err := g.CustomerScan(req.OrderNo); err != nil {
+				writeJSON(w, http.StatusConflict, response{Result: "FAIL", Code: "ORDER_CLOSED", Message: err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, response{Result: "SUCCESS", Code: "PAY_SUCCESS"})
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/query":
 		g.orderCall(w, r, g.query)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/cancel":
@@ -435,4 +461,61 @@ func (g *Gateway) refundLocked(o *Order, req refundRequest) response {
 	o.Refunds[req.RefundNo] = req.Amount
 	o.Refunded += req.Amount
 	return response{Result: "SUCCESS", Code: "REFUND_SUCCESS"}
+}
+
+// precreate places an order the customer pays by scanning its QR code.
+func (g *Gateway) precreate(w http.ResponseWriter, r *http.Request) {
+	var req precreateRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	switch {
+	case req.OrderNo == "" || len(req.OrderNo) > 32:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "order_no is required, at most 32 characters"})
+		return
+	case req.Amount < 1 || req.Amount > 9999999999:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "amount must be 1..9999999999 fen"})
+		return
+	}
+	g.mu.Lock()
+	if _, ok := g.orders[req.OrderNo]; ok {
+		g.mu.Unlock()
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "ORDER_NO_CONFLICT", Message: "order_no already used: query it instead"})
+		return
+	}
+	channel := req.Channel
+	if channel == "" {
+		channel = "wechat"
+	}
+	o := &Order{
+		OrderNo: req.OrderNo, MerchantOrder: req.MerchantOrder, Amount: req.Amount, Status: StatusCreated, Channel: channel,
+		TradeNo: "D" + req.OrderNo, ChannelTradeNo: "42" + digits(26), Refunds: map[string]int64{},
+		QRCode: "https://demo.posd.invalid/qr/" + req.OrderNo,
+	}
+	g.orders[o.OrderNo] = o
+	g.saveLocked()
+	c := o.copy()
+	g.mu.Unlock()
+	if req.Amount%100 != QRNeverScanned {
+		time.AfterFunc(g.Delay, func() { g.CustomerScan(o.OrderNo) })
+	}
+	writeJSON(w, http.StatusOK, response{Result: "SUCCESS", Code: "PRECREATE_SUCCESS", Order: &c})
+}
+
+// CustomerScan plays the customer scanning precreated order orderNo's QR
+// code and paying. Like a real gateway it refuses an order that was closed
+// or cancelled: the till gave up on it.
+func (g *Gateway) CustomerScan(orderNo string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o, ok := g.orders[orderNo]
+	switch {
+	case !ok || o.QRCode == "":
+		return fmt.Errorf("demo: no QR order %s", orderNo)
+	case o.Status != StatusCreated:
+		return fmt.Errorf("demo: order %s is %s and can no longer be paid", orderNo, o.Status)
+	}
+	o.Status = StatusPaid
+	g.saveLocked()
+	return nil
 }

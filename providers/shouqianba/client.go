@@ -290,21 +290,25 @@ func (c *Client) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.O
 	return o, err
 }
 
-// PrecreateRequest asks for a QR code the customer scans (C scans B).
-type PrecreateRequest struct {
-	OrderNo  string
-	OrderID  string
-	Amount   int64
-	Payway   string // "1" Alipay, "3" WeChat, ...: required by the gateway
-	Subject  string
-	Operator string
-}
+// precreatePayways are the payway a QR payment's wallet is precreated
+// with: the gateway makes one code per wallet, so the wallet is required.
+var precreatePayways = map[string]string{"alipay": "2", "wechat": "3", "unionpay": "17"}
+
+// QRWallets are the channels a QR payment may name here
+// (payflow.QRWalleter): one code per wallet.
+func (c *Client) QRWallets() []string { return []string{"alipay", "unionpay", "wechat"} }
 
 // Precreate creates an order paid by the customer scanning the returned
-// QR code content; its outcome is then followed with Query.
-func (c *Client) Precreate(ctx context.Context, r PrecreateRequest) (qrCode string, o payflow.Outcome, err error) {
+// QR code content (C scans B); its outcome is then followed with Query.
+// r.Channel names the wallet (alipay, wechat, unionpay): the gateway
+// makes one code per wallet.
+func (c *Client) Precreate(ctx context.Context, r payflow.PayRequest) (qrCode string, o payflow.Outcome, err error) {
+	payway, ok := precreatePayways[r.Channel]
+	if !ok {
+		return "", payflow.Outcome{}, fmt.Errorf("%w: shouqianba makes one QR code per wallet: name the channel (alipay, wechat or unionpay), not %q", payflow.ErrNotSent, r.Channel)
+	}
 	o, env, err := c.call(ctx, callPrecreate, "/upay/v2/precreate", func(sn string) any {
-		return precreateBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), Payway: r.Payway,
+		return precreateBody{TerminalSN: sn, ClientSN: r.OrderNo, TotalAmount: fen(r.Amount), Payway: payway,
 			Subject: providers.Subject(r.Subject, r.OrderID, 64), Operator: c.operator(r.Operator), DeviceID: providers.Clip(c.deviceID(), 32)}
 	}, c.opt.CallTimeout)
 	if err == nil && o.Kind == payflow.Succeeded && env.BizResponse != nil && env.BizResponse.Data != nil {

@@ -372,7 +372,7 @@ func TestNotActivated(t *testing.T) {
 func TestPrecreateAndRevoke(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	qr, o, err := f.client.Precreate(ctx, shouqianba.PrecreateRequest{OrderNo: "26112100000000000001", OrderID: "A1", Amount: 500, Payway: "3"})
+	qr, o, err := f.client.Precreate(ctx, payflow.PayRequest{OrderNo: "26112100000000000001", OrderID: "A1", Amount: 500, Channel: "wechat"})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Succeeded, o.Kind)
 	assert.Contains(t, qr, "https://qr.shouqianba.com/")

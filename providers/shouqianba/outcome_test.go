@@ -125,7 +125,7 @@ func TestOutcomeTable(t *testing.T) {
 			return client.Refund(ctx, payflow.RefundRequest{OrderNo: "1", RequestNo: "2", Amount: 1})
 		},
 		callPrecreate: func() (payflow.Outcome, error) {
-			_, o, err := client.Precreate(ctx, PrecreateRequest{OrderNo: "1", Amount: 1, Payway: "3"})
+			_, o, err := client.Precreate(ctx, payflow.PayRequest{OrderNo: "1", Amount: 1, Channel: "wechat"})
 			return o, err
 		},
 	}
