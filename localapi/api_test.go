@@ -497,8 +497,8 @@ func TestDailyReport(t *testing.T) {
 	assert.Equal(t, localapi.Totals{Count: 2, Amount: 1250}, rep.Paid)
 	assert.Equal(t, localapi.Totals{Count: 1, Amount: 100}, rep.Refunded)
 	assert.Equal(t, int64(1150), rep.Net)
-	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 999}})
-	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", State: "paid", Totals: localapi.Totals{Count: 2, Amount: 1250}})
+	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", Method: "code", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 999}})
+	assert.Contains(t, rep.Rows, localapi.ReportRow{Channel: "wechat", Method: "code", State: "paid", Totals: localapi.Totals{Count: 2, Amount: 1250}})
 
 	r = e.call("GET", "/v1/reports/daily?date=yesterday", "")
 	assert.Equal(t, 400, r.status)

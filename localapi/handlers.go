@@ -29,6 +29,22 @@ type CreatePaymentRequest struct {
 	Items    []ItemRequest   `json:"items,omitempty"`
 	Operator string          `json:"operator,omitempty"`
 	AuthCode string          `json:"auth_code,omitempty"`
+	// Method is how the customer pays: "code" (the default) a payment code
+	// posd scans or is given, "qr" a QR code the till shows and the
+	// customer scans (C scans B).
+	Method string `json:"method,omitempty"`
+	// Channel is, for method qr, the wallet the code is for (routing; and
+	// required by gateways that make one code per wallet).
+	Channel string `json:"channel,omitempty"`
+	// ExpiresIn is, for method qr, how many seconds the code is shown
+	// before posd closes the order (30-300, default 120).
+	ExpiresIn int `json:"expires_in,omitempty"`
+}
+
+// QROptions are a QR payment's choices from POST /v1/payments.
+type QROptions struct {
+	Channel string
+	Window  time.Duration
 }
 
 // ItemRequest is one sold item in a payment request; amount is the
@@ -148,10 +164,38 @@ func itemAmount(i int, raw json.RawMessage) (int64, error) {
 
 // DecodeCreatePayment reads and checks a POST /v1/payments body.
 func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
+	n, _, err := DecodePaymentRequest(r)
+	return n, err
+}
+
+// DecodePaymentRequest reads and checks a POST /v1/payments body; qr is
+// non-nil for method qr.
+func DecodePaymentRequest(r io.Reader) (n payflow.NewPayment, qr *QROptions, err error) {
 	var req CreatePaymentRequest
 	if err := decode(r, &req); err != nil {
-		return payflow.NewPayment{}, err
+		return payflow.NewPayment{}, nil, err
 	}
+	switch req.Method {
+	case "", "code":
+		if req.Channel != "" || req.ExpiresIn != 0 {
+			return payflow.NewPayment{}, nil, errors.New("channel and expires_in go with method qr; a payment code names its own wallet")
+		}
+	case payflow.MethodQR:
+		if strings.TrimSpace(req.AuthCode) != "" {
+			return payflow.NewPayment{}, nil, errors.New("method qr takes no auth_code: the customer scans the till's code")
+		}
+		if req.ExpiresIn < 0 {
+			return payflow.NewPayment{}, nil, fmt.Errorf("expires_in must be a number of seconds, got %d", req.ExpiresIn)
+		}
+		qr = &QROptions{Channel: req.Channel, Window: time.Duration(req.ExpiresIn) * time.Second}
+	default:
+		return payflow.NewPayment{}, nil, fmt.Errorf("method must be code or qr, got %q", req.Method)
+	}
+	n, err = newPayment(req)
+	return n, qr, err
+}
+
+func newPayment(req CreatePaymentRequest) (payflow.NewPayment, error) {
 	amt, err := amount("amount", req.Amount)
 	if err != nil {
 		return payflow.NewPayment{}, err
@@ -228,15 +272,30 @@ func (s *Server) badRequest(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
-	n, err := DecodeCreatePayment(r.Body)
+	n, qr, err := DecodePaymentRequest(r.Body)
 	if err != nil {
 		s.badRequest(w, err)
 		return
 	}
-	p, created, err := s.eng.CreatePayment(n)
+	var p *payflow.Payment
+	var created bool
+	if qr != nil {
+		p, created, err = s.eng.CreateQRPayment(n, qr.Channel, qr.Window)
+	} else {
+		p, created, err = s.eng.CreatePayment(n)
+	}
 	if err != nil {
 		s.engineError(w, err)
 		return
+	}
+	if qr != nil {
+		// Answer with the code to show, once the gateway has placed the
+		// order (or said it cannot).
+		ctx, cancel := context.WithTimeout(r.Context(), orderAnswerWait)
+		defer cancel()
+		if got, err := s.eng.AwaitOrder(ctx, p.ID); err == nil {
+			p = got
+		}
 	}
 	status := http.StatusOK
 	if created {
@@ -443,8 +502,8 @@ type Health struct {
 	TillID   string                  `json:"till_id"`
 	Journal  string                  `json:"journal"`
 	InDoubt  int                     `json:"in_doubt"`
-	// AwaitingCustomer counts mini-program orders the customer may still
-	// pay: open, but nothing is wrong with them.
+	// AwaitingCustomer counts QR payments and mini-program orders the
+	// customer may still pay: open, but nothing is wrong with them.
 	AwaitingCustomer int    `json:"awaiting_customer"`
 	NeedsAttention   int    `json:"needs_attention"`
 	RefundsInDoubt   int    `json:"refunds_in_doubt"`
@@ -490,6 +549,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			} else {
 				h.InDoubt++
 			}
+		case payflow.StateAwaitingCustomer:
+			h.AwaitingCustomer++
 		case payflow.StateCancelling:
 			h.InDoubt++
 		}

@@ -15,11 +15,23 @@ type Totals struct {
 	Amount int64 `json:"amount"`
 }
 
-// ReportRow totals the payments of one channel in one state.
+// ReportRow totals the payments of one channel, paid one way, in one
+// state.
 type ReportRow struct {
-	Channel string        `json:"channel"`
-	State   payflow.State `json:"state"`
+	Channel string `json:"channel"`
+	// Method is how the customer paid: code (a payment code scanned),
+	// qr (the till's QR code), miniprogram.
+	Method string        `json:"method"`
+	State  payflow.State `json:"state"`
 	Totals
+}
+
+// reportMethod names a payment's method in the report.
+func reportMethod(p *payflow.Payment) string {
+	if p.Method == "" {
+		return "code"
+	}
+	return p.Method
 }
 
 // DailyReport is the day's settlement (日结) for this till: the payments
@@ -47,7 +59,7 @@ func BuildReport(day, tillID string, ps, refunded []*payflow.Payment, now time.T
 	rep := DailyReport{Date: day, TillID: tillID, Currency: "CNY", GeneratedAt: now}
 	rows := rowCounter{}
 	for _, p := range ps {
-		rows.add(p.Channel, p.State, p.Amount)
+		rows.add(p.Channel, reportMethod(p), p.State, p.Amount)
 		switch {
 		case p.State == payflow.StatePaid:
 			rep.Paid.Count++
@@ -64,7 +76,7 @@ func BuildReport(day, tillID string, ps, refunded []*payflow.Payment, now time.T
 			if r.CreatedAt.Format(time.DateOnly) != day {
 				continue
 			}
-			refunds.add(p.Channel, payflow.State(r.State), r.Amount)
+			refunds.add(p.Channel, reportMethod(p), payflow.State(r.State), r.Amount)
 			switch {
 			case r.State == payflow.RefundRefunded:
 				rep.Refunded.Count++
@@ -81,14 +93,14 @@ func BuildReport(day, tillID string, ps, refunded []*payflow.Payment, now time.T
 	return rep
 }
 
-// rowCounter totals amounts by channel and state.
-type rowCounter map[[2]string]*ReportRow
+// rowCounter totals amounts by channel, method and state.
+type rowCounter map[[3]string]*ReportRow
 
-func (rc rowCounter) add(channel string, state payflow.State, amount int64) {
-	k := [2]string{channel, string(state)}
+func (rc rowCounter) add(channel, method string, state payflow.State, amount int64) {
+	k := [3]string{channel, method, string(state)}
 	row := rc[k]
 	if row == nil {
-		row = &ReportRow{Channel: channel, State: state}
+		row = &ReportRow{Channel: channel, Method: method, State: state}
 		rc[k] = row
 	}
 	row.Count++
@@ -103,6 +115,9 @@ func (rc rowCounter) sorted() []ReportRow {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Channel != out[j].Channel {
 			return out[i].Channel < out[j].Channel
+		}
+		if out[i].Method != out[j].Method {
+			return out[i].Method < out[j].Method
 		}
 		return out[i].State < out[j].State
 	})

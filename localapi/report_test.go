@@ -27,7 +27,7 @@ func TestBuildReport(t *testing.T) {
 				{ID: "r2", Amount: 300, State: payflow.RefundInDoubt, CreatedAt: today},
 				{ID: "r3", Amount: 50, State: payflow.RefundFailed, CreatedAt: today},
 			}},
-		{ID: "p2", Channel: "wechat", State: payflow.StatePaid, Amount: 250, CreatedAt: today},
+		{ID: "p2", Channel: "wechat", State: payflow.StatePaid, Amount: 250, CreatedAt: today, Method: payflow.MethodQR},
 		{ID: "p3", Channel: "wechat", State: payflow.StateFailed, Amount: 999, CreatedAt: today},
 		{ID: "p4", Channel: "unionpay", State: payflow.StateInDoubt, Amount: 10, CreatedAt: today},
 		{ID: "p5", Channel: "ecny", State: payflow.StateNeedsAttention, Amount: 20, CreatedAt: today},
@@ -40,16 +40,17 @@ func TestBuildReport(t *testing.T) {
 	assert.Equal(t, 1, rep.RefundsOpen)
 	assert.Equal(t, 1, rep.NeedsAttention)
 	assert.Equal(t, []localapi.ReportRow{
-		{Channel: "ecny", State: "needs_attention", Totals: localapi.Totals{Count: 1, Amount: 20}},
-		{Channel: "unionpay", State: "in_doubt", Totals: localapi.Totals{Count: 1, Amount: 10}},
-		{Channel: "wechat", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 999}},
-		{Channel: "wechat", State: "paid", Totals: localapi.Totals{Count: 2, Amount: 1250}},
+		{Channel: "ecny", Method: "code", State: "needs_attention", Totals: localapi.Totals{Count: 1, Amount: 20}},
+		{Channel: "unionpay", Method: "code", State: "in_doubt", Totals: localapi.Totals{Count: 1, Amount: 10}},
+		{Channel: "wechat", Method: "code", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 999}},
+		{Channel: "wechat", Method: "code", State: "paid", Totals: localapi.Totals{Count: 1, Amount: 1000}},
+		{Channel: "wechat", Method: "qr", State: "paid", Totals: localapi.Totals{Count: 1, Amount: 250}},
 	}, rep.Rows)
 	assert.Equal(t, []localapi.ReportRow{
-		{Channel: "alipay", State: "refunded", Totals: localapi.Totals{Count: 1, Amount: 700}},
-		{Channel: "wechat", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 50}},
-		{Channel: "wechat", State: "in_doubt", Totals: localapi.Totals{Count: 1, Amount: 300}},
-		{Channel: "wechat", State: "refunded", Totals: localapi.Totals{Count: 1, Amount: 200}},
+		{Channel: "alipay", Method: "code", State: "refunded", Totals: localapi.Totals{Count: 1, Amount: 700}},
+		{Channel: "wechat", Method: "code", State: "failed", Totals: localapi.Totals{Count: 1, Amount: 50}},
+		{Channel: "wechat", Method: "code", State: "in_doubt", Totals: localapi.Totals{Count: 1, Amount: 300}},
+		{Channel: "wechat", Method: "code", State: "refunded", Totals: localapi.Totals{Count: 1, Amount: 200}},
 	}, rep.RefundRows)
 
 	empty := localapi.BuildReport("2001-01-01", "t", nil, nil, today)

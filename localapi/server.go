@@ -102,6 +102,7 @@ func New(opt Options) *Server {
 	s.route("/v1/payments/{id}", methods{"GET": s.getPayment})
 	s.route("/v1/payments/{id}/cancel", methods{"POST": s.cancelPayment})
 	s.route("/v1/payments/{id}/refunds", methods{"POST": s.createRefund})
+	s.route("/v1/payments/{id}/qr.png", methods{"GET": s.qrImage})
 	s.route("/v1/miniprogram-orders", methods{"POST": s.createMiniProgramOrder})
 	s.route("/v1/scans", methods{"POST": s.scan})
 	s.route("/v1/events", methods{"GET": s.events})
@@ -326,13 +327,13 @@ func (s *Server) authorized(r *http.Request) bool {
 
 // queryToken reports whether r may carry its token as ?access_token=:
 // only what a browser fetches without a chance to set a header, the event
-// stream (EventSource) and a receipt's image (<img src>), and only to
-// read.
+// stream (EventSource), a receipt's image and a QR payment's code
+// (<img src>), and only to read.
 func queryToken(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	return r.URL.Path == "/v1/events" || (strings.HasPrefix(r.URL.Path, "/v1/payments/") && strings.HasSuffix(r.URL.Path, "/receipt"))
+	return r.URL.Path == "/v1/events" || (strings.HasPrefix(r.URL.Path, "/v1/payments/") && (strings.HasSuffix(r.URL.Path, "/receipt") || strings.HasSuffix(r.URL.Path, "/qr.png")))
 }
 
 // maxRefusalsLogged bounds the refusals remembered for logging once each.
