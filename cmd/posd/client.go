@@ -131,6 +131,9 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 		pngOut   = fs.String("png", "", "write the receipt as a PNG image to this file (receipt)")
 		escOut   = fs.String("escpos", "", "write the receipt's ESC/POS bytes to this file (receipt)")
 		reprint  = fs.Bool("reprint", false, "print the receipt again, marked 重印 (receipt)")
+		qrPay    = fs.Bool("qr", false, "the customer scans a QR code posd shows here (pay)")
+		channel  = fs.String("channel", "", "the wallet the QR code is for: wechat, alipay, unionpay (pay --qr; some gateways need it)")
+		expires  = fs.Int("expires", 0, "seconds the QR code is shown before it is closed, 30-300 (pay --qr; default 120)")
 	)
 	// Positional arguments (an id, a code) may come before the flags.
 	var pos []string
@@ -185,7 +188,25 @@ func cmdClient(name string, args []string, stdout io.Writer) (int, error) {
 			if *code != "" {
 				req["auth_code"] = *code
 			}
+			if *qrPay {
+				if *code != "" {
+					return 0, &usageError{"posd pay --qr takes no --code: the customer scans the code posd shows"}
+				}
+				req["method"] = payflow.MethodQR
+				if *channel != "" {
+					req["channel"] = *channel
+				}
+				if *expires != 0 {
+					req["expires_in"] = *expires
+				}
+			}
 			err = c.do("POST", "/v1/payments", req, &p)
+			if err == nil && p.QR != nil && p.QR.Code != "" && !*asJSON {
+				fmt.Fprintf(stdout, "scan to pay ¥%s (until %s):\n", printer.Yuan(p.Amount), p.QR.ExpiresAt.Local().Format("15:04:05"))
+				if err := writeTerminalQR(stdout, p.QR.Code); err != nil {
+					fmt.Fprintf(stdout, "%s\n", p.QR.Code)
+				}
+			}
 		} else {
 			err = c.do("GET", "/v1/payments/"+pos[0], nil, &p)
 		}
@@ -364,13 +385,20 @@ func settledCode(p *payflow.Payment, waited bool) int {
 
 func printPayment(w io.Writer, p *payflow.Payment) {
 	fmt.Fprintf(w, "payment %s  order %s  ¥%s  %s\n", p.ID, p.OrderID, printer.Yuan(p.Amount), strings.ToUpper(string(p.State)))
-	fmt.Fprintf(w, "  channel %s  code %s  gateway order %s", p.Channel, p.AuthCodeMasked, p.GatewayOrderNo)
+	how := "code " + p.AuthCodeMasked
+	if p.Method != "" {
+		how = "method " + p.Method
+	}
+	fmt.Fprintf(w, "  channel %s  %s  gateway order %s", p.Channel, how, p.GatewayOrderNo)
 	if p.ChannelTradeNo != "" {
 		fmt.Fprintf(w, "  trade %s", p.ChannelTradeNo)
 	}
 	fmt.Fprintln(w)
 	if p.RefundedAmount > 0 {
 		fmt.Fprintf(w, "  refunded ¥%s\n", printer.Yuan(p.RefundedAmount))
+	}
+	if p.State == payflow.StateAwaitingCustomer && p.QR != nil {
+		fmt.Fprintf(w, "  QR code %s shown until %s\n", p.QR.Code, p.QR.ExpiresAt.Local().Format("15:04:05"))
 	}
 	if p.Error != nil {
 		fmt.Fprintf(w, "  %s: %s\n", p.Error.Code, p.Error.Message)
@@ -388,7 +416,7 @@ func printReport(w io.Writer, r *localapi.DailyReport) {
 		}
 		fmt.Fprintf(w, "%s\n", title)
 		for _, row := range rows {
-			fmt.Fprintf(w, "  %-10s %-16s %5d  ¥%12s\n", row.Channel, row.State, row.Count, printer.Yuan(row.Amount))
+			fmt.Fprintf(w, "  %-10s %-11s %-17s %5d  ¥%12s\n", row.Channel, row.Method, row.State, row.Count, printer.Yuan(row.Amount))
 		}
 	}
 	rows("payments", r.Rows)

@@ -9,7 +9,7 @@
 //	posd journal check | recover | backup FILE
 //	posd service install|uninstall|start|stop|restart|reload|status
 //	posd version
-//	posd pay --amount 1250 --order A1 [--code C] [--wait]
+//	posd pay --amount 1250 --order A1 [--code C | --qr] [--wait]
 //	posd status [ID] [--wait] · posd cancel ID · posd scan CODE
 //	posd refund ID --amount N --refund-id R [--reason TEXT]
 //	posd report [--date YYYY-MM-DD] · posd receipt ID · posd printer test
@@ -63,7 +63,7 @@ Usage:
 
 Client commands (talk to a running daemon; --config/--data-dir find its address and token,
 or give --api URL and --token T):
-  posd pay --amount FEN --order ID [--code CODE] [--subject S] [--operator O] [--wait]
+  posd pay --amount FEN --order ID [--code CODE | --qr [--channel W] [--expires S]] [--subject S] [--operator O] [--wait]
   posd status [PAYMENT_ID] [--wait]             a payment; without one, the daemon's health and its gateways
   posd cancel PAYMENT_ID
   posd scan CODE
