@@ -426,3 +426,20 @@ func (s *Server) preOrder(w http.ResponseWriter, get func(string) string) {
 	s.orders[no] = o
 	reply(w, ok(m{"return_code": "SUCCESS", "out_trade_no": no, "trade_no": o.TradeNo, "qr_code": o.QRCode}))
 }
+
+// CustomerScan plays the customer scanning pre-order outTradeNo's QR code
+// and paying. Like the gateway it refuses an order that is no longer
+// unpaid: closed, revoked or already paid.
+func (s *Server) CustomerScan(outTradeNo string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[outTradeNo]
+	switch {
+	case !ok || o.QRCode == "":
+		return fmt.Errorf("fufutest: no pre-order %s", outTradeNo)
+	case o.State != Unpaid:
+		return fmt.Errorf("fufutest: order %s is in state %d and cannot be paid", outTradeNo, o.State)
+	}
+	o.State = Paid
+	return nil
+}

@@ -581,3 +581,20 @@ func (s *Server) precreate(w http.ResponseWriter, req map[string]string) {
 	d["qr_code"] = "https://qr.shouqianba.com/" + o.SN
 	reply(w, http.StatusOK, biz("PRECREATE_SUCCESS", d))
 }
+
+// CustomerScan plays the customer scanning precreated order clientSN's QR
+// code and paying. Like the gateway it refuses an order that is no longer
+// open: cancelled, or already paid.
+func (s *Server) CustomerScan(clientSN string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[clientSN]
+	switch {
+	case !ok || o.PayCalls != 0:
+		return fmt.Errorf("sqbtest: no precreated order %s", clientSN)
+	case o.Status != Created:
+		return fmt.Errorf("sqbtest: order %s is %s and cannot be paid", clientSN, o.Status)
+	}
+	o.Status = Paid
+	return nil
+}
