@@ -101,6 +101,9 @@ type Printer struct {
 	QR        string   `toml:"qr"`        // native | escz | raster; empty: the profile's
 	FourByte  bool     `toml:"four_byte"` // gb18030: send four-byte codes (emoji, rare characters); the font must have them
 	Drawer    bool     `toml:"drawer"`    // open the cash drawer with each payment receipt
+	// PrintQRSlips prints a QR payment's code on a slip for the customer
+	// to scan, for tills without a customer display.
+	PrintQRSlips bool `toml:"print_qr_slips"`
 	Logo      string   `toml:"logo"`      // a black-and-white PNG printed at the top
 	StoreName string   `toml:"store_name"`
 	Header    []string `toml:"header"`

@@ -338,6 +338,44 @@ func (l Layout) qr(e *Encoder, data string) error {
 	return nil
 }
 
+// QRSlip renders the slip a till without a customer display prints for a
+// QR payment: what to pay, the code to scan, and until when it is valid.
+// It is no receipt: nothing has been paid yet.
+func (l Layout) QRSlip(p *payflow.Payment) ([]byte, error) {
+	if p.QR == nil || p.QR.Code == "" {
+		return nil, fmt.Errorf("printer: payment %s has no QR code to print", p.ID)
+	}
+	var buf bytes.Buffer
+	cs := l.Charset
+	e := NewEncoder(&buf, cs)
+	cols := l.Paper.Columns
+	e.Init().Align(Center)
+	if l.StoreName != "" {
+		for _, s := range cs.Wrap(l.StoreName, cols) {
+			e.Text(s).LF()
+		}
+	}
+	e.Bold(true).Size(1, 2).Text("请扫码付款").LF().Size(1, 1).Bold(false)
+	e.Text("Scan to pay").LF()
+	e.Bold(true).Size(2, 2).Text(l.money(p.Amount)).LF().Size(1, 1).Bold(false)
+	if err := l.qr(e, p.QR.Code); err != nil {
+		return nil, err
+	}
+	e.LF().Align(Left)
+	for _, s := range cs.row("订单 order", p.OrderID, cols) {
+		e.Text(s).LF()
+	}
+	for _, s := range cs.row("有效至 valid until", p.QR.ExpiresAt.Format("15:04:05"), cols) {
+		e.Text(s).LF()
+	}
+	e.Align(Center).Text("此单非收款凭证 not a receipt").LF()
+	l.end(e)
+	if err := e.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // end feeds the paper past the tear bar, and cuts where there is a cutter.
 func (l Layout) end(e *Encoder) {
 	e.Align(Left)

@@ -512,3 +512,25 @@ func TestProfileCheck(t *testing.T) {
 	_, err = printer.LookupProfile("brother")
 	assert.ErrorContains(t, err, "xprinter-xp58")
 }
+
+// TestQRSlipGolden pins the slip a till without a customer display prints
+// for a QR payment, on both paper widths; a payment without a code has none.
+func TestQRSlipGolden(t *testing.T) {
+	p := &payflow.Payment{ID: "pay_qrqrqrqrqrqrqrqr", OrderID: "Q1", Amount: 1250, State: payflow.StateAwaitingCustomer, Method: payflow.MethodQR,
+		QR: &payflow.QR{Code: "https://qr.shouqianba.com/7894259200000001", ExpiresAt: at.Add(2 * time.Minute)}}
+	for _, mm := range []int{58, 80} {
+		l := layout(t, mm)
+		data, err := l.QRSlip(p)
+		require.NoError(t, err)
+		golden(t, "qr-slip-"+strconv.Itoa(mm)+".bin", data)
+		doc, err := printer.Interpret(data)
+		require.NoError(t, err)
+		text := doc.Text(l.Paper.Columns)
+		golden(t, "qr-slip-"+strconv.Itoa(mm)+".txt", []byte(text))
+		assert.Contains(t, text, "￥12.50")
+		assert.Contains(t, text, "10:32:00")
+		assert.Contains(t, text, "此单非收款凭证", "a slip is not taken for a receipt")
+	}
+	_, err := layout(t, 58).QRSlip(&payflow.Payment{ID: "p", Method: payflow.MethodQR, QR: &payflow.QR{}})
+	assert.Error(t, err)
+}

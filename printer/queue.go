@@ -52,6 +52,9 @@ type Queue struct {
 	Log       *slog.Logger
 	// OnState is told of every printer state change (for device events).
 	OnState func(State)
+	// QRSlips prints a QR payment's code on a slip when it is shown
+	// ([printer] print_qr_slips), for tills without a customer display.
+	QRSlips bool
 
 	wake chan struct{}
 	once sync.Once
@@ -134,6 +137,22 @@ func (q *Queue) receipt(id string, p *payflow.Payment, r *payflow.Refund) error 
 		refundID = r.ID
 	}
 	_, err = q.Enqueue(id, p.ID, refundID, data, again)
+	return err
+}
+
+// qrSlip queues a QR payment's slip once, when its code is first shown.
+// Slips are printed from live events only: after a restart a code shown
+// before it may have expired, and a new one is never made for it.
+func (q *Queue) qrSlip(p *payflow.Payment) error {
+	id := "qr/" + p.ID
+	if queued, err := q.Jobs.HasJob(id); err != nil || queued {
+		return err
+	}
+	data, err := q.Layout.QRSlip(p)
+	if err != nil {
+		return err
+	}
+	_, err = q.Enqueue(id, p.ID, "", data, data)
 	return err
 }
 
@@ -220,6 +239,11 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 			case ev, ok := <-events:
 				if !ok {
 					return
+				}
+				if q.QRSlips && ev.Type == payflow.EventPayment && ev.Payment != nil && ev.Payment.State == payflow.StateAwaitingCustomer {
+					if err := q.qrSlip(ev.Payment); err != nil {
+						q.Log.Error("QR slip not queued", "payment", ev.Payment.ID, "err", err)
+					}
 				}
 				if (ev.Type == payflow.EventPayment || ev.Type == payflow.EventRefund) && ev.Payment != nil {
 					if err := q.Receipts(ev.Payment); err != nil {

@@ -409,3 +409,39 @@ func TestRunWaitsForReceiptsInFlight(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, has, "the receipt is journaled")
 }
+
+// TestQRSlips: with QRSlips a QR payment's code is printed once when it is
+// shown, however many events tell of it; without, never.
+func TestQRSlips(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		st, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+		require.NoError(t, err)
+		dir := t.TempDir()
+		q := &printer.Queue{Jobs: st, Transport: printer.FileTransport{Dir: dir}, Layout: layout(t, 58), QRSlips: on}
+		events := make(chan payflow.Event, 4)
+		ctx, cancel := context.WithCancel(context.Background())
+		returned := make(chan struct{})
+		go func() { q.Run(ctx, events, nil); close(returned) }()
+		p := &payflow.Payment{ID: "pay_qr", OrderID: "Q1", Amount: 1250, State: payflow.StateAwaitingCustomer, Method: payflow.MethodQR,
+			QR: &payflow.QR{Code: "https://qr.example/1", ExpiresAt: time.Now().Add(time.Minute)}}
+		events <- payflow.Event{Type: payflow.EventPayment, Payment: p}
+		events <- payflow.Event{Type: payflow.EventPayment, Payment: p}
+		if on {
+			require.Eventually(t, func() bool {
+				_, err := os.Stat(filepath.Join(dir, "qr_pay_qr.bin"))
+				return err == nil
+			}, 10*time.Second, 10*time.Millisecond)
+		} else {
+			time.Sleep(200 * time.Millisecond)
+		}
+		cancel()
+		<-returned
+		files, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
+		if on {
+			assert.Len(t, files, 1, "one slip: %v", files)
+		} else {
+			assert.Empty(t, files)
+		}
+		require.NoError(t, st.Close())
+	}
+}

@@ -119,7 +119,7 @@ func forgetJobs(tx *bolt.Tx, paymentID string) error {
 	if ids == nil {
 		return nil
 	}
-	for _, prefix := range []string{"payment/" + paymentID, "refund/" + paymentID + "/", "reprint/" + paymentID + "/"} {
+	for _, prefix := range []string{"payment/" + paymentID, "refund/" + paymentID + "/", "reprint/" + paymentID + "/", "qr/" + paymentID} {
 		var doomed [][]byte
 		c := ids.Cursor()
 		for k, _ := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, _ = c.Next() {

@@ -35,7 +35,7 @@ func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer
 		ft.Columns = layout.Paper.Columns
 		tr = ft
 	}
-	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log}, nil
+	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log, QRSlips: cfg.Printer.PrintQRSlips}, nil
 }
 
 // PrinterLayout is the receipt layout the [printer] section describes, its
