@@ -1,7 +1,7 @@
 // Types of posd's JavaScript client (posd.js). The API's full description
 // is docs/openapi.json (served at /v1/openapi.json). Money is integer fen.
 
-export type PaymentState = 'awaiting_scan' | 'paying' | 'in_doubt' | 'cancelling' | 'paid' | 'failed' | 'cancelled' | 'needs_attention';
+export type PaymentState = 'awaiting_scan' | 'paying' | 'in_doubt' | 'awaiting_customer' | 'cancelling' | 'paid' | 'failed' | 'cancelled' | 'needs_attention';
 export type RefundState = 'refunding' | 'in_doubt' | 'refunded' | 'failed' | 'needs_attention';
 
 export interface PosdErrorBody { code: string; message: string }
@@ -17,7 +17,9 @@ export interface Payment {
   id: string; order_id: string; amount: number; currency: string; subject?: string; operator?: string; till_id?: string;
   state: PaymentState; needs_attention: boolean; channel: string; funding?: string; auth_code_masked: string;
   gateway: string; gateway_account?: string; gateway_order_no: string; gateway_trade_no: string; channel_trade_no: string;
-  refunded_amount: number; discounts?: Discount[]; customer_paid?: number; method?: 'miniprogram';
+  refunded_amount: number; discounts?: Discount[]; customer_paid?: number; method?: 'miniprogram' | 'qr';
+  /** A QR payment's code to show (while awaiting_customer) and when posd closes it. */
+  qr?: { qr_code?: string; expires_at: string }; switch_requested?: boolean;
   error: PosdErrorBody | null; created_at: string; updated_at: string; paid_at?: string;
   history: { at: string; state: string; trigger?: string; gateway_code?: string; note?: string; raw?: string }[];
   refunds: Refund[];
@@ -27,6 +29,12 @@ export interface NewPayment {
   order_id: string; amount: number; currency?: 'CNY'; subject?: string; operator?: string;
   /** The customer's payment code; without it the payment waits for a scan. */
   auth_code?: string;
+  /** 'qr': the till shows a QR code the customer scans (answered once shown). */
+  method?: 'code' | 'qr';
+  /** For method qr: the wallet (routing; required by Shouqianba). */
+  channel?: 'wechat' | 'alipay' | 'unionpay' | 'ecny';
+  /** For method qr: seconds the code is shown, 30-300 (default 120). */
+  expires_in?: number;
   items?: { name: string; quantity: number; amount: number }[];
 }
 
