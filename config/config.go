@@ -91,23 +91,23 @@ type Store struct {
 
 // Printer configures the receipt printer.
 type Printer struct {
-	Type      string   `toml:"type"`    // file | tcp | serial | usb
-	Address   string   `toml:"address"` // tcp: host[:9100]; serial: the port; usb: the device (/dev/usb/lp0)
-	Baud      int      `toml:"baud"`    // serial
-	Dir       string   `toml:"dir"`     // file: where receipts go; empty: <data_dir>/receipts
-	WidthMM   int      `toml:"width_mm"`
-	Encoding  string   `toml:"encoding"`  // gbk | gb18030 | cp437 (cp936: gbk)
-	Profile   string   `toml:"profile"`   // what the printer can do: docs/printers.md (default generic)
-	QR        string   `toml:"qr"`        // native | escz | raster; empty: the profile's
-	FourByte  bool     `toml:"four_byte"` // gb18030: send four-byte codes (emoji, rare characters); the font must have them
-	Drawer    bool     `toml:"drawer"`    // open the cash drawer with each payment receipt
+	Type     string `toml:"type"`    // file | tcp | serial | usb
+	Address  string `toml:"address"` // tcp: host[:9100]; serial: the port; usb: the device (/dev/usb/lp0)
+	Baud     int    `toml:"baud"`    // serial
+	Dir      string `toml:"dir"`     // file: where receipts go; empty: <data_dir>/receipts
+	WidthMM  int    `toml:"width_mm"`
+	Encoding string `toml:"encoding"`  // gbk | gb18030 | cp437 (cp936: gbk)
+	Profile  string `toml:"profile"`   // what the printer can do: docs/printers.md (default generic)
+	QR       string `toml:"qr"`        // native | escz | raster; empty: the profile's
+	FourByte bool   `toml:"four_byte"` // gb18030: send four-byte codes (emoji, rare characters); the font must have them
+	Drawer   bool   `toml:"drawer"`    // open the cash drawer with each payment receipt
 	// PrintQRSlips prints a QR payment's code on a slip for the customer
 	// to scan, for tills without a customer display.
-	PrintQRSlips bool `toml:"print_qr_slips"`
-	Logo      string   `toml:"logo"`      // a black-and-white PNG printed at the top
-	StoreName string   `toml:"store_name"`
-	Header    []string `toml:"header"`
-	Footer    []string `toml:"footer"`
+	PrintQRSlips bool     `toml:"print_qr_slips"`
+	Logo         string   `toml:"logo"` // a black-and-white PNG printed at the top
+	StoreName    string   `toml:"store_name"`
+	Header       []string `toml:"header"`
+	Footer       []string `toml:"footer"`
 }
 
 // Duration is a time.Duration written as "5s", "2m".
