@@ -213,6 +213,38 @@ func TestQRSwitchToCode(t *testing.T) {
 		assert.Zero(t, gw.count("pay"))
 		assert.Contains(t, p.History[len(p.History)-1].Note, "pay again under a new order id")
 	})
+	t.Run("the cashier takes the switch back: the QR order closed, the code never sent", func(t *testing.T) {
+		gw := &fakeGateway{precreate: shown, query: answer(payflow.InProgress), close: func(n int) (payflow.Outcome, error) {
+			if n == 1 {
+				return payflow.Outcome{}, errNotSent // the first close does not get through
+			}
+			return payflow.Outcome{Kind: payflow.Succeeded}, nil
+		}, cancel: answer(payflow.Succeeded)}
+		h := newHarness(t, gw)
+		q := h.untilState(h.qr("Q1", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+		_, _, err := h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: wechat})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return gw.count("close") == 1 }, 5*time.Second, time.Millisecond)
+		p, err := h.eng.Abort(q.ID)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelling, p.State)
+		p = h.until(q.ID, func(p *payflow.Payment) bool { return !p.Live() })
+		assert.Equal(t, payflow.StateCancelled, p.State)
+		assert.Zero(t, gw.count("pay"), "the code is never sent")
+		_, _, err = h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: wechat})
+		assert.ErrorIs(t, err, payflow.ErrOrderConflict, "a settled QR payment is not switched")
+	})
+	t.Run("a second switch while one is pending is refused", func(t *testing.T) {
+		gw := &fakeGateway{precreate: shown, query: answer(payflow.InProgress), close: func(int) (payflow.Outcome, error) { return payflow.Outcome{}, errNotSent }}
+		h := newHarness(t, gw)
+		h.untilState(h.qr("Q1", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+		_, _, err := h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: wechat})
+		require.NoError(t, err)
+		_, _, err = h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: "284567890123456789"})
+		assert.ErrorIs(t, err, payflow.ErrOrderConflict)
+		_, _, err = h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 999, AuthCode: wechat})
+		assert.ErrorIs(t, err, payflow.ErrOrderConflict, "another amount")
+	})
 	t.Run("a code payment awaiting a scan becomes a QR payment", func(t *testing.T) {
 		gw := &fakeGateway{precreate: shown, query: answer(payflow.Succeeded)}
 		h := newHarness(t, gw)
