@@ -317,6 +317,20 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 		return nil, cerr
 	}
 	if e.waiting == "" {
+		if q := e.shownQRLocked(); q != nil {
+			// The customer shows a code after all, while the till shows its
+			// own: the one QR payment on show is paid with the code instead.
+			p, err := e.switchLocked(q, code, channel)
+			if err != nil {
+				ev.Reason = err.Error()
+				e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
+				return nil, err
+			}
+			ev.Accepted, ev.PaymentID = true, q.ID
+			e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
+			e.log.Info("code scanned for a QR payment on show; switching to it", "payment", q.ID, "code", ev.CodeMasked, "channel", channel, "source", source)
+			return p, nil
+		}
 		ev.Reason = ErrNoPaymentWaiting.Error()
 		e.bus.Publish(Event{Type: EventScan, At: e.clock.Now(), Scan: ev})
 		return nil, ErrNoPaymentWaiting

@@ -133,6 +133,26 @@ type QRWalleter interface {
 	QRWallets() []string
 }
 
+// shownQRLocked is the one QR payment whose code is on show (none when
+// there are several: a scan cannot tell which customer it belongs to).
+func (e *Engine) shownQRLocked() *Payment {
+	open, err := e.j.Open()
+	if err != nil {
+		return nil
+	}
+	var shown *Payment
+	for _, p := range open {
+		if p.Method != MethodQR || p.State != StateAwaitingCustomer || p.SwitchRequested {
+			continue
+		}
+		if shown != nil {
+			return nil
+		}
+		shown = p
+	}
+	return shown
+}
+
 // pendingSwitch is a scanned code waiting, in memory only like every
 // code, for its QR payment's order to be closed.
 type pendingSwitch struct{ code, channel string }

@@ -301,3 +301,24 @@ func TestQRRefused(t *testing.T) {
 	_, err = h.st.ByOrder("Q1")
 	assert.NoError(t, err)
 }
+
+// TestQRScanSwitches: a code from the scanner while one QR code is on show
+// pays that payment instead; with two on show it is dropped, as a scan
+// with no payment waiting is.
+func TestQRScanSwitches(t *testing.T) {
+	gw := &fakeGateway{precreate: shown, query: answer(payflow.InProgress), close: answer(payflow.Succeeded)}
+	h := newHarness(t, gw)
+	q := h.untilState(h.qr("Q1", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+	r := h.untilState(h.qr("Q2", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+	_, err := h.eng.Scan(wechat, "scanner-1")
+	assert.ErrorIs(t, err, payflow.ErrNoPaymentWaiting, "two codes on show: whose is it?")
+	_, err = h.eng.Abort(r.ID)
+	require.NoError(t, err)
+	h.until(r.ID, func(p *payflow.Payment) bool { return !p.Live() })
+	p, err := h.eng.Scan(wechat, "scanner-1")
+	require.NoError(t, err)
+	assert.Equal(t, q.ID, p.ID)
+	p = h.untilState(q.ID, payflow.StatePaid)
+	assert.Equal(t, 1, gw.count("pay"))
+	assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
+}
