@@ -144,7 +144,8 @@ func TestQRPayment(t *testing.T) {
 		gw.mu.Unlock()
 		h.start()
 		p = h.untilState(p.ID, payflow.StatePaid)
-		assert.Equal(t, 1, gw.count("precreate"))
+		assert.Equal(t, payflow.MethodQR, p.Method)
+		assert.Equal(t, 1, gw.count("precreate"), "followed, never placed again")
 	})
 }
 
