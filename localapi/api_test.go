@@ -908,3 +908,67 @@ func TestOwnOriginOnlyOnLoopback(t *testing.T) {
 	r = e.call("GET", "/v1/payments", "", withHeader("Origin", "http://127.0.0.1:8421"), func(r *http.Request) { r.Host = "127.0.0.1:8421" })
 	assert.Equal(t, 200, r.status, "the status page, served by posd at its own address")
 }
+
+// TestQRAPI: method qr on POST /v1/payments answers with the code once the
+// gateway placed the order, the code is served as a PNG while on show
+// (with ?access_token= for <img>), and what cannot be a QR payment is
+// refused before anything is journaled.
+func TestQRAPI(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct{ body, says string }{
+		{`{"order_id":"Q0","amount":1003,"method":"cash"}`, "method must be code or qr"},
+		{`{"order_id":"Q0","amount":1003,"method":"qr","auth_code":"134567890123456789"}`, "takes no auth_code"},
+		{`{"order_id":"Q0","amount":1003,"method":"qr","expires_in":5}`, "expires_in must be from 30 to 300"},
+		{`{"order_id":"Q0","amount":1003,"method":"qr","channel":"paypal"}`, "channel must be"},
+		{`{"order_id":"Q0","amount":1003,"channel":"wechat"}`, "go with method qr"},
+		{`{"order_id":"Q0","amount":10.03,"method":"qr"}`, "amount"},
+	} {
+		r := e.call("POST", "/v1/payments", tc.body)
+		assert.Equal(t, 400, r.status, tc.body)
+		assert.Equal(t, "invalid_request", r.errCode(t), tc.body)
+		assert.Contains(t, string(r.body), tc.says, tc.body)
+	}
+	_, err := e.eng.ByOrder("Q0")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing journaled for a refused request")
+
+	r := e.call("POST", "/v1/payments", `{"order_id":"Q1","amount":1003,"method":"qr","channel":"wechat","expires_in":60}`)
+	require.Equal(t, 201, r.status, string(r.body))
+	var p payflow.Payment
+	require.NoError(t, json.Unmarshal(r.body, &p))
+	assert.Equal(t, payflow.StateAwaitingCustomer, p.State)
+	require.NotNil(t, p.QR)
+	assert.Equal(t, "https://demo.posd.invalid/qr/"+p.GatewayOrderNo, p.QR.Code)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), p.QR.ExpiresAt, 5*time.Second)
+
+	again := e.call("POST", "/v1/payments", `{"order_id":"Q1","amount":1003,"method":"qr"}`)
+	assert.Equal(t, 200, again.status, "the same QR payment")
+
+	resp, err := http.Get(e.srv.URL + "/v1/payments/" + p.ID + "/qr.png?size=3&access_token=" + token)
+	require.NoError(t, err)
+	img, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(img))
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, "\x89PNG", string(img[:4]))
+	assert.Equal(t, 400, e.call("GET", "/v1/payments/"+p.ID+"/qr.png?size=99", "").status)
+	resp, err = http.Post(e.srv.URL+"/v1/payments/"+p.ID+"/cancel?access_token="+token, "application/json", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode, "the token in the query only reads")
+
+	require.Equal(t, 200, e.call("POST", "/v1/payments/"+p.ID+"/cancel", "").status)
+	require.Eventually(t, func() bool {
+		got, err := e.eng.Get(p.ID)
+		return err == nil && got.State == payflow.StateCancelled
+	}, 10*time.Second, 10*time.Millisecond)
+	o, _ := e.gw.Order(p.GatewayOrderNo)
+	assert.Equal(t, demo.StatusCancelled, o.Status, "closed at the gateway")
+	gone := e.call("GET", "/v1/payments/"+p.ID+"/qr.png", "")
+	assert.Equal(t, 404, gone.status)
+	assert.Equal(t, "no_qr_code", gone.errCode(t))
+
+	c := e.call("POST", "/v1/payments", `{"order_id":"C1","amount":100,"auth_code":"134567890123456789"}`)
+	require.Equal(t, 201, c.status)
+	require.NoError(t, json.Unmarshal(c.body, &p))
+	assert.Equal(t, "no_qr_code", e.call("GET", "/v1/payments/"+p.ID+"/qr.png", "").errCode(t), "a code payment has none")
+}
