@@ -82,6 +82,12 @@ type Payflow struct {
 	CancelAttempts      int      `toml:"cancel_attempts"`
 	ScanTimeout         Duration `toml:"scan_timeout"`
 	RefundAttempts      int      `toml:"refund_attempts"`
+	// GatewayConcurrency and GatewayRate bound the calls that the work
+	// resumed at start makes to each gateway (at most this many at once,
+	// this many a second), so that a restart with thousands of payments in
+	// doubt does not overload it.
+	GatewayConcurrency int     `toml:"gateway_concurrency"`
+	GatewayRate        float64 `toml:"gateway_rate"`
 }
 
 // Store configures the journal.
@@ -141,6 +147,8 @@ func Default() *Config {
 			CancelAttempts:      5,
 			ScanTimeout:         Duration{120 * time.Second},
 			RefundAttempts:      20,
+			GatewayConcurrency:  8,
+			GatewayRate:         50,
 		},
 		Store:   Store{RetentionDays: 400},
 		Printer: Printer{Type: "file", WidthMM: 80, Encoding: "gbk", StoreName: "posd demo store"},
@@ -323,6 +331,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Payflow.RefundAttempts < 1 || c.Payflow.RefundAttempts > 1000 {
 		return bad("payflow.refund_attempts", "must be from 1 to 1000, got %d", c.Payflow.RefundAttempts)
+	}
+	if c.Payflow.GatewayConcurrency < 1 || c.Payflow.GatewayConcurrency > 256 {
+		return bad("payflow.gateway_concurrency", "must be from 1 to 256, got %d", c.Payflow.GatewayConcurrency)
+	}
+	if !(c.Payflow.GatewayRate >= 0.1 && c.Payflow.GatewayRate <= 10000) {
+		return bad("payflow.gateway_rate", "must be calls per second from 0.1 to 10000, got %v", c.Payflow.GatewayRate)
 	}
 	if c.Store.RetentionDays < 1 || c.Store.RetentionDays > 10000 {
 		return bad("store.retention_days", "must be from 1 to 10000, got %d", c.Store.RetentionDays)

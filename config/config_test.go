@@ -125,6 +125,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[payflow]\ncancel_attempts = \"5\"", "payflow.cancel_attempts", ""},
 		{"[store]\nretention_days = -3", "store.retention_days", "from 1"},
 		{"[payflow]\nrefund_attempts = 0", "payflow.refund_attempts", "from 1"},
+		{"[payflow]\ngateway_concurrency = 0", "payflow.gateway_concurrency", "from 1 to 256"},
+		{"[payflow]\ngateway_rate = 0", "payflow.gateway_rate", "calls per second"},
 		{"till_id = \"\"", "till_id", "printable"},
 		{"till_id = \"till 1\"", "till_id", "printable"},
 		{"data_dir = \"\"", "data_dir", "empty"},

@@ -146,7 +146,7 @@ func (e *Engine) pay(p *Payment, d *driver) {
 			req.Channel = "" // not named: the gateway's default, the wallet told once paid
 		}
 		if pc, ok := prov.(Precreator); ok && p.Method == MethodQR {
-			o, err = timed(e, p.Gateway, "precreate", func() (Outcome, error) {
+			o, err = timed(e, p.ID, p.Gateway, "precreate", func() (Outcome, error) {
 				qr, o, err := pc.Precreate(ctx, req)
 				if err == nil && o.Kind == Succeeded {
 					// A precreate's success is an order placed, never a
@@ -157,12 +157,12 @@ func (e *Engine) pay(p *Payment, d *driver) {
 				return o, err
 			})
 		} else if mo, ok := prov.(MiniProgramOrderer); ok && p.MiniProgram != nil {
-			o, err = timed(e, p.Gateway, "miniprogram_order", func() (Outcome, error) { return mo.MiniProgramOrder(ctx, req, *p.MiniProgram) })
+			o, err = timed(e, p.ID, p.Gateway, "miniprogram_order", func() (Outcome, error) { return mo.MiniProgramOrder(ctx, req, *p.MiniProgram) })
 		} else {
 			err = fmt.Errorf("%w: gateway %s cannot place mini-program orders (the configuration changed?)", ErrNotSent, p.Gateway)
 		}
 	} else {
-		o, err = timed(e, p.Gateway, "pay", func() (Outcome, error) { return prov.Pay(ctx, req) })
+		o, err = timed(e, p.ID, p.Gateway, "pay", func() (Outcome, error) { return prov.Pay(ctx, req) })
 	}
 	failpoint.Hit(failpoint.PayAnswered)
 	noted(err)
@@ -236,7 +236,7 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 // may or may not have reached the gateway, so ask before anything else.
 func (e *Engine) resolvePaying(p *Payment) {
 	prov, noted, _ := e.gateway(p)
-	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
+	o, err := timed(e, p.ID, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -257,23 +257,31 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 		e.stepLogged(p.ID, TrigAbort, Input{Note: "aborted by the cashier while the pay was in flight"})
 		return
 	}
-	if !e.clock.Now().Before(deadline) && !recovered {
+	if !e.clock.Now().Before(deadline) && !recovered && d.unanswered == 0 {
 		e.stepLogged(p.ID, TrigDeadline, Input{Note: "still unpaid when pay_timeout ran out"})
 		return
 	}
+	// Past the deadline with the last query unanswered, the gateway is asked
+	// again before anything is cancelled: a failure of ours (a time-out, a
+	// network down) is never a reason to reverse a sale that may be paid.
 	failpoint.Hit(failpoint.InDoubt)
 	prov, noted, _ := e.gateway(p)
-	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
+	o, err := timed(e, p.ID, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
 	noted(err)
+	if err != nil {
+		d.unanswered++
+	} else {
+		d.unanswered = 0
+	}
 	switch t, in := e.judge(p, o, err); t {
 	case TrigUncertain, TrigNotFound:
 		// Not found is not final while the pay window is open: a gateway
 		// may record the order late. At the deadline the cancel settles it.
 		if err != nil {
-			e.log.Warn("query failed; will ask again", "payment", p.ID, "err", p.Scrub(err.Error()))
+			e.log.Warn("query failed; will ask again", "payment", p.ID, "attempt", d.unanswered, "err", p.Scrub(err.Error()))
 		}
 	case TrigMismatch:
 		e.stepLogged(p.ID, t, in)
@@ -281,9 +289,25 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 		e.stepLogged(p.ID, t, in)
 		return
 	}
-	if wait := min(e.cfg.PollInterval, deadline.Sub(e.clock.Now())); !recovered {
+	wait := min(e.cfg.PollInterval, deadline.Sub(e.clock.Now()))
+	if d.unanswered > 0 && !e.clock.Now().Before(deadline) {
+		// Past the deadline and unanswered: ask again, backing off.
+		wait = unansweredBackoff(e.cfg.PollInterval, d.unanswered)
+	}
+	if !recovered || d.unanswered > 0 {
 		e.sleep(wait, d.wake)
 	}
+}
+
+// unansweredBackoff is the wait before asking again about a payment past
+// its deadline whose last n queries went unanswered: poll_interval
+// doubling, at most a minute.
+func unansweredBackoff(interval time.Duration, n int) time.Duration {
+	w := interval
+	for i := 1; i < n && w < time.Minute; i++ {
+		w *= 2
+	}
+	return min(w, time.Minute)
 }
 
 // cancelOnce sends the journaled cancel attempt and either settles the
@@ -303,7 +327,7 @@ func (e *Engine) cancelOnce(p *Payment) {
 	if closing {
 		call, send = "close", closer.Close
 	}
-	o, err := timed(e, p.Gateway, call, func() (Outcome, error) { return send(e.ctx, p.ref()) })
+	o, err := timed(e, p.ID, p.Gateway, call, func() (Outcome, error) { return send(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
@@ -371,7 +395,7 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 			Note: "the gateway accepts a cancel from " + at.Format(time.DateTime) + ": waiting, and asking about the order meanwhile"})
 		return true
 	}
-	o, err := timed(e, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
+	o, err := timed(e, p.ID, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return true
 	}
@@ -543,7 +567,7 @@ func (e *Engine) driveRefund(paymentID, refundID string, recovered bool) {
 			e.stepRefund(paymentID, refundID, TrigRetry, Input{Note: "sending the refund again with the same number"})
 		case RefundRefunding:
 			failpoint.Hit(failpoint.RefundJournaled)
-			o, err := timed(e, p.Gateway, "refund", func() (Outcome, error) { return prov.Refund(e.ctx, req) })
+			o, err := timed(e, p.ID, p.Gateway, "refund", func() (Outcome, error) { return prov.Refund(e.ctx, req) })
 			failpoint.Hit(failpoint.RefundAnswered)
 			if e.ctx.Err() != nil {
 				return
@@ -578,7 +602,7 @@ func (e *Engine) askRefund(prov Provider, noted func(error), p *Payment, r *Refu
 	if !can {
 		return "", Input{}, false
 	}
-	o, err := timed(e, p.Gateway, "query_refund", func() (Outcome, error) { return rq.QueryRefund(e.ctx, req) })
+	o, err := timed(e, p.ID, p.Gateway, "query_refund", func() (Outcome, error) { return rq.QueryRefund(e.ctx, req) })
 	if e.ctx.Err() != nil {
 		return "", Input{}, false
 	}
@@ -614,13 +638,25 @@ func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {
 		e.log.Error("journal write failed; refund left for recovery", "payment", paymentID, "refund", refundID, "err", err)
 		return
 	}
+	if !p.Live() {
+		e.forgetResumed(paymentID)
+	}
 	e.log.Info("refund "+string(r.State), "payment", paymentID, "refund", refundID, "gateway_code", p.Scrub(in.Outcome.Code))
 	e.publishRefund(p, r)
 }
 
-// timed runs one gateway call and tells Options.ObserveCall how long it
-// took and whether it failed.
-func timed(e *Engine, gateway, call string, f func() (Outcome, error)) (Outcome, error) {
+// timed runs one gateway call about payment id and tells
+// Options.ObserveCall how long it took and whether it failed. A call of
+// work resumed at start waits for its turn in the gateway's lane first
+// (limit.go); the call's own time-out starts only then.
+func timed(e *Engine, id, gateway, call string, f func() (Outcome, error)) (Outcome, error) {
+	if oldest, ok := e.resumedSince(id); ok {
+		l := e.lane(gateway)
+		if !l.acquire(e.ctx, oldest) {
+			return Outcome{}, fmt.Errorf("%w: posd is stopping", ErrNotSent)
+		}
+		defer l.release()
+	}
 	if e.observe == nil {
 		return f()
 	}

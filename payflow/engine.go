@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,10 @@ type Config struct {
 	// RefundAttempts bounds how often a refund whose outcome is unknown is
 	// sent (or asked about); then it needs attention. Zero: 20.
 	RefundAttempts int
+	// GatewayConcurrency and GatewayRate bound the calls that the work
+	// resumed at start makes to each gateway (limit.go). Zero: 8 and 50/s.
+	GatewayConcurrency int
+	GatewayRate        float64
 }
 
 // DefaultRefundAttempts is Config.RefundAttempts when none is set.
@@ -69,9 +74,17 @@ type Engine struct {
 	// switches are codes scanned for QR payments being closed, by
 	// payment id: sent once the QR order is certainly unpaid.
 	switches map[string]pendingSwitch
-	seqNext  uint64 // next number of the reserved block, up to seqEnd
-	seqEnd   uint64
-	closed   bool
+	// lanes bound the resumed work's calls per gateway; resumed holds the
+	// payments resumed at start (by id, with their creation time).
+	lanesMu sync.Mutex
+	lanes   map[string]*lane
+	resumed map[string]time.Time
+	// open is each open payment's part of the Summary (summary.go).
+	sumMu   sync.Mutex
+	open    map[string]openInfo
+	seqNext uint64 // next number of the reserved block, up to seqEnd
+	seqEnd  uint64
+	closed  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -88,6 +101,10 @@ type driver struct {
 	// payment code to send the pay: from then on an abort can only ask
 	// for the pay's answer to be cancelled.
 	sending bool
+	// unanswered counts the queries in a row that got no answer from the
+	// gateway (an error, a time-out): while it is not zero, a payment past
+	// its deadline is asked about again instead of cancelled.
+	unanswered int
 }
 
 // NewEngine returns an engine over the gateways gws (see Gateways.Validate);
@@ -118,6 +135,9 @@ func NewEngine(cfg Config, j Journal, gws Gateways, opt Options) *Engine {
 		refunds:  make(map[string]bool),
 		codes:    make(map[string]string),
 		switches: make(map[string]pendingSwitch),
+		lanes:    make(map[string]*lane),
+		resumed:  make(map[string]time.Time),
+		open:     make(map[string]openInfo),
 	}
 }
 
@@ -138,6 +158,19 @@ func (e *Engine) Start(ctx context.Context) error {
 	open, err := e.j.Open()
 	if err != nil {
 		return fmt.Errorf("payflow: reading open payments from the journal: %w", err)
+	}
+	// Oldest first: their calls go through each gateway's lane in that
+	// order (limit.go).
+	slices.SortStableFunc(open, func(a, b *Payment) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	e.lanesMu.Lock()
+	for _, p := range open {
+		if p.Live() {
+			e.resumed[p.ID] = p.CreatedAt
+		}
+	}
+	e.lanesMu.Unlock()
+	for _, p := range open {
+		e.noteOpen(p)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -547,6 +580,9 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	if t == TrigSwitched || p.State.Terminal() {
 		delete(e.switches, id) // sent now, or never
 	}
+	if !p.Live() {
+		e.forgetResumed(id)
+	}
 	if p.State != StateAwaitingScan && e.waiting == id {
 		e.waiting = ""
 	}
@@ -580,10 +616,12 @@ func (e *Engine) step(id string, t Trigger, in Input) (*Payment, error) {
 }
 
 func (e *Engine) publish(p *Payment) {
+	e.noteOpen(p)
 	e.bus.Publish(Event{Type: EventPayment, At: p.UpdatedAt, Payment: p.Clone()})
 }
 
 func (e *Engine) publishRefund(p *Payment, r *Refund) {
+	e.noteOpen(p)
 	c := p.Clone()
 	e.bus.Publish(Event{Type: EventRefund, At: r.UpdatedAt, Payment: c, Refund: c.Refund(r.ID)})
 }

@@ -321,3 +321,12 @@ func states(p *payflow.Payment) []payflow.State {
 }
 
 const wechat = "134567890123456789"
+
+// openStore opens the harness's journal while its engine is stopped, to
+// lay out payments as a crash would leave them.
+func (h *harness) openStore() *store.Store {
+	h.t.Helper()
+	st, err := store.Open(filepath.Join(h.dir, "posd.db"))
+	require.NoError(h.t, err)
+	return st
+}

@@ -167,6 +167,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		CancelAttempts:      cfg.Payflow.CancelAttempts,
 		ScanTimeout:         cfg.Payflow.ScanTimeout.Duration,
 		RefundAttempts:      cfg.Payflow.RefundAttempts,
+		GatewayConcurrency:  cfg.Payflow.GatewayConcurrency,
+		GatewayRate:         cfg.Payflow.GatewayRate,
 	}, st, gws, payflow.Options{Logger: log, Classify: paycode.Classifier, Bus: bus, ObserveCall: mets.observeCall})
 
 	queue, err := newPrinter(cfg, st, log)
