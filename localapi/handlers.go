@@ -531,39 +531,17 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		h.Gateways = s.opt.Gateways()
 	}
 	status := http.StatusOK
-	open, err := s.eng.Open()
-	if err == nil {
-		err = s.opt.JournalCheck()
-	}
-	if err != nil {
+	if err := s.opt.JournalCheck(); err != nil {
 		h.Status, h.Journal, status = "degraded", err.Error(), http.StatusServiceUnavailable
 		h.Message = "the journal cannot be read or written: payments are refused until it can (" + err.Error() + ")"
 		writeJSON(w, status, h)
 		return
 	}
-	for _, p := range open {
-		switch p.State {
-		case payflow.StatePaying, payflow.StateInDoubt:
-			if p.MiniProgram != nil && p.MiniProgram.Pay != nil {
-				h.AwaitingCustomer++
-			} else {
-				h.InDoubt++
-			}
-		case payflow.StateAwaitingCustomer:
-			h.AwaitingCustomer++
-		case payflow.StateCancelling:
-			h.InDoubt++
-		}
-		if p.Attention() {
-			h.NeedsAttention++
-		}
-		for _, rf := range p.Refunds {
-			if !rf.State.Terminal() {
-				h.RefundsInDoubt++
-			}
-		}
-	}
-	h.AwaitingScan = s.eng.Waiting()
+	// Counted by the engine as payments change: health reads no journal
+	// and waits for no payment, however many are being recovered.
+	sum := s.eng.Summary()
+	h.InDoubt, h.AwaitingCustomer, h.NeedsAttention, h.RefundsInDoubt, h.AwaitingScan =
+		sum.InDoubt, sum.AwaitingCustomer, sum.NeedsAttention, sum.RefundsInDoubt, sum.AwaitingScan
 	if h.NeedsAttention > 0 {
 		h.Status = "attention"
 		h.Message = fmt.Sprintf("%d payment(s) NEED ATTENTION: the gateway could not confirm a cancel or a refund; check each in the merchant console (GET /v1/payments?state=needs_attention)", h.NeedsAttention)

@@ -41,6 +41,12 @@ func (e *GatewayError) Error() string {
 // maxResponse bounds what posd reads of a gateway's answer.
 const maxResponse = 1 << 20
 
+// MaxConnsPerHost caps the connections a gateway client opens to its
+// gateway. The engine already bounds the calls of work resumed at start
+// (payflow's lanes); this is the last guard against flooding a gateway,
+// set above what the engine sends so that no call waits here for long.
+const MaxConnsPerHost = 32
+
 // Post sends body to url and returns the HTTP status and the response body.
 // When the request failed before its headers were written to a connection
 // (DNS, connect, TLS handshake), the error wraps payflow.ErrNotSent: the

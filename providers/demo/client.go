@@ -35,6 +35,7 @@ func NewClient(baseURL string, callTimeout time.Duration) *Client {
 		http: &http.Client{Transport: &http.Transport{
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: 4,
+			MaxConnsPerHost:     providers.MaxConnsPerHost,
 			IdleConnTimeout:     60 * time.Second,
 		}, Timeout: 0},
 	}

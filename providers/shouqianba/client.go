@@ -101,6 +101,7 @@ func newHTTPClient() *http.Client {
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 4,
+		MaxConnsPerHost:     providers.MaxConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
 	}}
 }

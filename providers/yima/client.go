@@ -99,6 +99,7 @@ func New(opt Options) (*Client, error) {
 			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout: 10 * time.Second,
 			MaxIdleConnsPerHost: 4,
+			MaxConnsPerHost:     providers.MaxConnsPerHost,
 			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
