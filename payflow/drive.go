@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -20,8 +21,13 @@ func (e *Engine) startDriverLocked(id string, recovered bool) {
 	d := &driver{wake: make(chan struct{}, 1)}
 	e.drivers[id] = d
 	e.wg.Add(1)
+	jitter := e.resumeJitter
 	go func() {
 		defer e.wg.Done()
+		if recovered && jitter > 0 {
+			// Resumed work starts spread out, not all at one instant.
+			e.sleep(rand.N(jitter), nil)
+		}
 		for {
 			e.drive(id, d, recovered)
 			recovered = false

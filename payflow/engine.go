@@ -79,6 +79,9 @@ type Engine struct {
 	lanesMu sync.Mutex
 	lanes   map[string]*lane
 	resumed map[string]time.Time
+	// resumeJitter spreads the start of resumed drivers: up to a
+	// millisecond per payment resumed, at most a second.
+	resumeJitter time.Duration
 	// open is each open payment's part of the Summary (summary.go).
 	sumMu   sync.Mutex
 	open    map[string]openInfo
@@ -168,6 +171,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.resumed[p.ID] = p.CreatedAt
 		}
 	}
+	e.resumeJitter = min(time.Second, time.Duration(len(e.resumed))*time.Millisecond)
 	e.lanesMu.Unlock()
 	for _, p := range open {
 		e.noteOpen(p)
