@@ -11,6 +11,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -418,51 +419,98 @@ func (s *Store) Check() error {
 	})
 }
 
+// pruneBatch bounds the day-index entries one prune transaction walks:
+// a backlog of a hundred thousand payments is pruned in small
+// transactions, each holding little memory and the writer briefly.
+const pruneBatch = 1000
+
+// pruneView is as much of a payment record as pruning reads: whether it
+// is settled, and the keys of its indexes. Decoding it skips the history,
+// items and raw answers that make up most of a record.
+type pruneView struct {
+	ID             string        `json:"id"`
+	OrderID        string        `json:"order_id"`
+	State          payflow.State `json:"state"`
+	NeedsAttention bool          `json:"needs_attention"`
+	CreatedAt      time.Time     `json:"created_at"`
+	Refunds        []struct {
+		ID        string              `json:"refund_id"`
+		State     payflow.RefundState `json:"state"`
+		CreatedAt time.Time           `json:"created_at"`
+	} `json:"refunds"`
+}
+
+// payment is the view as a payment, for isOpen and the index keys.
+func (v *pruneView) payment() *payflow.Payment {
+	p := &payflow.Payment{ID: v.ID, OrderID: v.OrderID, State: v.State, NeedsAttention: v.NeedsAttention, CreatedAt: v.CreatedAt}
+	for _, r := range v.Refunds {
+		p.Refunds = append(p.Refunds, &payflow.Refund{ID: r.ID, State: r.State, CreatedAt: r.CreatedAt})
+	}
+	return p
+}
+
 // Prune deletes settled payments created before cutoff, with their
 // indexes. Payments still open or needing attention are kept whatever
-// their age. It returns how many were deleted.
-func (s *Store) Prune(cutoff time.Time) (n int, err error) {
+// their age. It walks the day index in transactions of pruneBatch
+// entries, so that the journal stays writable for payments meanwhile, and
+// stops between them when ctx ends. It returns how many were deleted.
+func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) {
 	end := []byte(cutoff.Format(time.DateOnly) + "/")
-	err = s.update(func(tx *bolt.Tx) error {
-		days := tx.Bucket(bucketDays)
-		var doomed [][]byte
-		c := days.Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
-			id := k[bytes.IndexByte(k, '/')+1:]
-			p, err := get(tx, string(id))
-			if errors.Is(err, payflow.ErrNotFound) {
+	var from []byte
+	for ctx.Err() == nil {
+		var walked int
+		err = s.update(func(tx *bolt.Tx) error {
+			days := tx.Bucket(bucketDays)
+			var doomed [][]byte
+			c := days.Cursor()
+			k, _ := c.First()
+			if from != nil {
+				k, _ = c.Seek(from)
+			}
+			for ; k != nil && bytes.Compare(k, end) < 0 && walked < pruneBatch; k, _ = c.Next() {
+				walked++
+				from = append(bytes.Clone(k), 0) // the next batch starts after this key
+				id := k[bytes.IndexByte(k, '/')+1:]
+				b := tx.Bucket(bucketPayments).Get(id)
+				if b == nil {
+					doomed = append(doomed, bytes.Clone(k))
+					continue
+				}
+				var v pruneView
+				if err := json.Unmarshal(b, &v); err != nil {
+					return fmt.Errorf("store: corrupt payment record %s: %w", id, err)
+				}
+				p := v.payment()
+				if isOpen(p) || !p.CreatedAt.Before(cutoff) {
+					continue
+				}
 				doomed = append(doomed, bytes.Clone(k))
-				continue
+				if err := tx.Bucket(bucketPayments).Delete(id); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketOrders).Delete([]byte(p.OrderID)); err != nil {
+					return err
+				}
+				for _, r := range p.Refunds {
+					if err := tx.Bucket(bucketRefDays).Delete(refundDayKey(p, r)); err != nil {
+						return err
+					}
+				}
+				if err := forgetJobs(tx, p.ID); err != nil {
+					return err
+				}
+				n++
 			}
-			if err != nil {
-				return err
-			}
-			if isOpen(p) || !p.CreatedAt.Before(cutoff) {
-				continue
-			}
-			doomed = append(doomed, bytes.Clone(k))
-			if err := tx.Bucket(bucketPayments).Delete(id); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketOrders).Delete([]byte(p.OrderID)); err != nil {
-				return err
-			}
-			for _, r := range p.Refunds {
-				if err := tx.Bucket(bucketRefDays).Delete(refundDayKey(p, r)); err != nil {
+			for _, k := range doomed {
+				if err := days.Delete(k); err != nil {
 					return err
 				}
 			}
-			if err := forgetJobs(tx, p.ID); err != nil {
-				return err
-			}
-			n++
+			return nil
+		})
+		if err != nil || walked < pruneBatch {
+			return n, err
 		}
-		for _, k := range doomed {
-			if err := days.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
+	}
+	return n, ctx.Err()
 }

@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,7 +178,7 @@ func TestPrune(t *testing.T) {
 		_, err := s.Create(p)
 		require.NoError(t, err)
 	}
-	n, err := s.Prune(day1.AddDate(0, 0, -400))
+	n, err := s.Prune(context.Background(), day1.AddDate(0, 0, -400))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	_, err = s.Get("pay_old_paid")
@@ -269,7 +271,7 @@ func TestRefundDay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ps)
 
-	n, err := s.Prune(next.AddDate(1, 0, 0))
+	n, err := s.Prune(context.Background(), next.AddDate(1, 0, 0))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	ps, err = s.RefundDay(next.Format(time.DateOnly))
@@ -302,7 +304,7 @@ func TestPrintJobs(t *testing.T) {
 	// Pruning the payment forgets its job ids.
 	_, err = s.Create(payment("pay_a", "A1", day1, payflow.StatePaid))
 	require.NoError(t, err)
-	_, err = s.Prune(day1.AddDate(1, 0, 0))
+	_, err = s.Prune(context.Background(), day1.AddDate(1, 0, 0))
 	require.NoError(t, err)
 	ok, _ = s.HasJob("payment/pay_a")
 	assert.False(t, ok)
@@ -342,4 +344,41 @@ func TestNewerSchemaRefused(t *testing.T) {
 	_, err = store.Open(path)
 	require.ErrorIs(t, err, store.ErrNewerSchema)
 	assert.Contains(t, err.Error(), "newer posd")
+}
+
+// TestPruneInBatches: a backlog larger than one prune transaction is
+// pruned whole, batch after batch, keeping what is open among it; a
+// cancelled prune stops between batches.
+func TestPruneInBatches(t *testing.T) {
+	s := open(t)
+	old := day1.AddDate(0, 0, -500)
+	const n = 2100
+	for i := range n {
+		st := payflow.StatePaid
+		if i == 1500 {
+			st = payflow.StateInDoubt
+		}
+		p := payment(fmt.Sprintf("pay_%05d", i), fmt.Sprintf("O%05d", i), old.Add(time.Duration(i)*time.Second), st)
+		if i == 7 {
+			p.Refunds = []*payflow.Refund{{ID: "R1", RequestNo: "26112200000001", Amount: 1, State: payflow.RefundRefunded, CreatedAt: old, UpdatedAt: old}}
+		}
+		_, err := s.Create(p)
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := s.Prune(ctx, day1)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, got, "nothing pruned once cancelled")
+
+	got, err = s.Prune(context.Background(), day1)
+	require.NoError(t, err)
+	assert.Equal(t, n-1, got)
+	ps, err := s.Day(old.Format(time.DateOnly))
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	assert.Equal(t, "pay_01500", ps[0].ID, "the open payment is kept")
+	refunds, err := s.RefundDay(old.Format(time.DateOnly))
+	require.NoError(t, err)
+	assert.Empty(t, refunds, "the refund index goes with its payment")
 }

@@ -142,7 +142,6 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	for _, w := range rep.Warnings {
 		log.Warn("journal: "+w, "journal", st.Path())
 	}
-	prune(st, cfg, log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	// Every goroutine Run starts is waited for before the journal closes

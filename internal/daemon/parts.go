@@ -111,17 +111,25 @@ func recentPayments(st *store.Store) ([]*payflow.Payment, error) {
 	return all, nil
 }
 
-func prune(st *store.Store, cfg *config.Config, log *slog.Logger) {
+// prune deletes the settled payments past retention_days, in small
+// transactions, while posd serves.
+func prune(ctx context.Context, st *store.Store, cfg *config.Config, log *slog.Logger) {
 	cutoff := time.Now().AddDate(0, 0, -cfg.Store.RetentionDays)
-	n, err := st.Prune(cutoff)
-	if err != nil {
+	start := time.Now()
+	n, err := st.Prune(ctx, cutoff)
+	switch {
+	case err != nil && ctx.Err() == nil:
 		log.Error("pruning old payments failed", "err", err)
-	} else if n > 0 {
-		log.Info("pruned settled payments past retention", "count", n, "before", cutoff.Format(time.DateOnly))
+	case n > 0:
+		log.Info("pruned settled payments past retention", "count", n, "before", cutoff.Format(time.DateOnly), "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 
+// pruneDaily prunes once the daemon serves, then every day: a start with
+// a large backlog (retention lowered, a till off for months) is healthy at
+// once, the pruning going on behind it.
 func pruneDaily(ctx context.Context, st *store.Store, cfg *config.Config, log *slog.Logger) {
+	prune(ctx, st, cfg, log)
 	t := time.NewTicker(24 * time.Hour)
 	defer t.Stop()
 	for {
@@ -129,7 +137,7 @@ func pruneDaily(ctx context.Context, st *store.Store, cfg *config.Config, log *s
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			prune(st, cfg, log)
+			prune(ctx, st, cfg, log)
 		}
 	}
 }
