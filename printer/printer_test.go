@@ -39,7 +39,7 @@ func refund() *payflow.Refund {
 	return &payflow.Refund{ID: "R1", RequestNo: "26112153345400000002", Amount: 300, State: payflow.RefundRefunded, UpdatedAt: at.Add(time.Hour)}
 }
 
-func layout(t *testing.T, mm int) printer.Layout {
+func layout(t testing.TB, mm int) printer.Layout {
 	t.Helper()
 	paper, err := printer.PaperFor(mm)
 	require.NoError(t, err)

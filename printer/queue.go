@@ -17,7 +17,9 @@ import (
 type JobStore interface {
 	AddJob(j *Job) (bool, error)
 	SaveJob(j *Job) error
-	PendingJobs() ([]*Job, error)
+	// NextJob is the oldest job not yet printed (nil: none) and how many
+	// are waiting.
+	NextJob() (*Job, int, error)
 	HasJob(id string) (bool, error)
 }
 
@@ -255,11 +257,17 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 	})
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		jobs, err := q.Jobs.PendingJobs()
+		job, pending, err := q.Jobs.NextJob()
 		if err != nil {
-			q.Log.Error("cannot read the print queue", "err", err)
+			q.Log.Error("cannot read the print queue; trying again", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
 		}
-		if len(jobs) == 0 {
+		if job == nil {
 			q.mu.Lock()
 			q.st.Pending = 0
 			q.mu.Unlock()
@@ -271,12 +279,12 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 			continue
 		}
 		failpoint.Hit(failpoint.PrintQueued)
-		if err := q.print(ctx, jobs[0], len(jobs)); err != nil {
+		if err := q.print(ctx, job, pending); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			backoff = min(max(time.Second, 2*backoff), maxBackoff)
-			q.Log.Debug("print failed; will retry", "job", jobs[0].ID, "in", backoff, "err", err)
+			q.Log.Debug("print failed; will retry", "job", job.ID, "in", backoff, "err", err)
 			select {
 			case <-ctx.Done():
 				return

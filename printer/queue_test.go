@@ -293,13 +293,14 @@ func TestFileTransport(t *testing.T) {
 	p.Refunds = []*payflow.Refund{refund()}
 	require.NoError(t, e.q.Receipts(p))
 	e.waitEmpty(t)
+	day := filepath.Join(dir, time.Now().Format(time.DateOnly))
 	for _, name := range []string{"payment_pay_abcdefghijklmnop.bin", "payment_pay_abcdefghijklmnop.txt",
 		"refund_pay_abcdefghijklmnop_R1.bin", "refund_pay_abcdefghijklmnop_R1.txt"} {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := os.Stat(filepath.Join(day, name))
 		require.NoError(t, err, name)
 		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	}
-	txt, _ := os.ReadFile(filepath.Join(dir, "refund_pay_abcdefghijklmnop_R1.txt"))
+	txt, _ := os.ReadFile(filepath.Join(day, "refund_pay_abcdefghijklmnop_R1.txt"))
 	assert.Contains(t, string(txt), "退款凭证")
 
 	// A reprint and a test page.
@@ -308,7 +309,7 @@ func TestFileTransport(t *testing.T) {
 	_, err = e.q.TestPage()
 	require.NoError(t, err)
 	e.waitEmpty(t)
-	b, err := os.ReadFile(filepath.Join(dir, "reprint_pay_abcdefghijklmnop_"+id[len("reprint/pay_abcdefghijklmnop/"):]+".bin"))
+	b, err := os.ReadFile(filepath.Join(day, "reprint_pay_abcdefghijklmnop_"+id[len("reprint/pay_abcdefghijklmnop/"):]+".bin"))
 	require.NoError(t, err)
 	assert.Contains(t, gb(b), "重印")
 }
@@ -428,7 +429,7 @@ func TestQRSlips(t *testing.T) {
 		events <- payflow.Event{Type: payflow.EventPayment, Payment: p}
 		if on {
 			require.Eventually(t, func() bool {
-				_, err := os.Stat(filepath.Join(dir, "qr_pay_qr.bin"))
+				_, err := os.Stat(filepath.Join(dir, time.Now().Format(time.DateOnly), "qr_pay_qr.bin"))
 				return err == nil
 			}, 10*time.Second, 10*time.Millisecond)
 		} else {
@@ -436,7 +437,7 @@ func TestQRSlips(t *testing.T) {
 		}
 		cancel()
 		<-returned
-		files, _ := filepath.Glob(filepath.Join(dir, "*.bin"))
+		files, _ := filepath.Glob(filepath.Join(dir, "*", "*.bin"))
 		if on {
 			assert.Len(t, files, 1, "one slip: %v", files)
 		} else {
@@ -444,4 +445,35 @@ func TestQRSlips(t *testing.T) {
 		}
 		require.NoError(t, st.Close())
 	}
+}
+
+// TestFileTransportDays: receipts go to a directory per day, written in a
+// spool first; when a day begins, the days past retention go, and nothing
+// else in the directory is touched.
+func TestFileTransportDays(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	for _, d := range []string{"2026-10-01", "2026-11-01", "2026-11-21"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, d, "payment_x.bin"), []byte("x"), 0o600))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".spool"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".spool", "job-123"), []byte("half"), 0o600))
+	tr := printer.FileTransport{Dir: dir, RetentionDays: 30, Now: func() time.Time { return now }}
+	c, err := tr.Open(context.Background(), "payment/pay_1")
+	require.NoError(t, err)
+	_, err = c.Write([]byte("\x1b@hello\n"))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	_, err = os.Stat(filepath.Join(dir, "2026-11-22", "payment_pay_1.bin"))
+	assert.NoError(t, err, "today's directory")
+	_, err = os.Stat(filepath.Join(dir, "2026-10-01"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "past retention: removed")
+	for _, keep := range []string{"2026-11-01", "2026-11-21", "notes.txt"} {
+		_, err = os.Stat(filepath.Join(dir, keep))
+		assert.NoError(t, err, keep)
+	}
+	spool, _ := os.ReadDir(filepath.Join(dir, ".spool"))
+	assert.Empty(t, spool, "a half-written receipt of a dead attempt is cleared")
 }

@@ -132,11 +132,19 @@ func NewTransport(kind, target string, baud int) (Transport, error) {
 	return nil, fmt.Errorf("printer type %q: use file, tcp, serial or usb", kind)
 }
 
-// FileTransport writes each job to <dir>/<name>.bin (the ESC/POS bytes)
-// with a .txt preview beside it: the spool used when there is no printer.
+// FileTransport writes each receipt to files instead of a printer: its
+// ESC/POS bytes (.bin) and what they print (.txt), in a directory per day
+// (Dir/2026-11-22/payment_<id>.bin) so that no directory grows with the
+// years; a day's directory is removed once it is older than RetentionDays.
+// A receipt is written in Dir/.spool first and appears whole.
 type FileTransport struct {
 	Dir     string
 	Columns int // of the paper, for the .txt preview; 0 means 48
+	// RetentionDays: day directories older than this are removed when a
+	// new day begins; 0 keeps them all.
+	RetentionDays int
+	// Now is the clock for the day directories (default time.Now).
+	Now func() time.Time
 }
 
 // Kind is "file".
@@ -145,19 +153,35 @@ func (t FileTransport) Kind() string { return "file" }
 // Target is the directory.
 func (t FileTransport) Target() string { return t.Dir }
 
+// spoolDir holds the receipts being written.
+const spoolDir = ".spool"
+
 // Open starts the job's file.
 func (t FileTransport) Open(ctx context.Context, name string) (Conn, error) {
-	if err := os.MkdirAll(t.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("printer: receipt directory %s: %w", t.Dir, err)
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	day := filepath.Join(t.Dir, now.Format(time.DateOnly))
+	if _, err := os.Stat(day); err != nil {
+		// The day's first receipt: its directory, and the old days go.
+		if err := os.MkdirAll(day, 0o700); err != nil {
+			return nil, fmt.Errorf("printer: receipt directory %s: %w", day, err)
+		}
+		t.pruneDays(now)
+	}
+	spool := filepath.Join(t.Dir, spoolDir)
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, fmt.Errorf("printer: receipt directory %s: %w", spool, err)
 	}
 	// The queue prints one job at a time: a leftover partial file is from
 	// an attempt that died, and its job is printed again.
-	if stale, _ := filepath.Glob(filepath.Join(t.Dir, ".job-*")); len(stale) > 0 {
+	if stale, _ := filepath.Glob(filepath.Join(spool, "job-*")); len(stale) > 0 {
 		for _, f := range stale {
 			os.Remove(f)
 		}
 	}
-	f, err := os.CreateTemp(t.Dir, ".job-*")
+	f, err := os.CreateTemp(spool, "job-*")
 	if err != nil {
 		return nil, fmt.Errorf("printer: %w", err)
 	}
@@ -165,7 +189,27 @@ func (t FileTransport) Open(ctx context.Context, name string) (Conn, error) {
 	if cols == 0 {
 		cols = Paper80.Columns
 	}
-	return &fileConn{f: f, path: filepath.Join(t.Dir, safeName(name)), cols: cols}, nil
+	return &fileConn{f: f, path: filepath.Join(day, safeName(name)), cols: cols}, nil
+}
+
+// pruneDays removes the day directories older than RetentionDays.
+func (t FileTransport) pruneDays(now time.Time) {
+	if t.RetentionDays <= 0 {
+		return
+	}
+	entries, err := os.ReadDir(t.Dir)
+	if err != nil {
+		return
+	}
+	cutoff := now.AddDate(0, 0, -t.RetentionDays).Format(time.DateOnly)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, e.Name()); err == nil && e.Name() < cutoff {
+			os.RemoveAll(filepath.Join(t.Dir, e.Name()))
+		}
+	}
 }
 
 type fileConn struct {

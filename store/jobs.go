@@ -82,6 +82,33 @@ func (s *Store) SaveJob(j *PrintJob) error {
 	})
 }
 
+// NextJob returns the oldest job not yet printed (nil when there is none)
+// and how many are waiting. It decodes that one job only: with thousands
+// waiting (a printer out of paper all day) each receipt still costs the
+// same to pick.
+func (s *Store) NextJob() (j *PrintJob, pending int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.First()
+		if k == nil {
+			return nil
+		}
+		j = new(PrintJob)
+		if err := json.Unmarshal(v, j); err != nil {
+			return fmt.Errorf("store: corrupt print job %s: %w", k, err)
+		}
+		for ; k != nil; k, _ = c.Next() {
+			pending++
+		}
+		return nil
+	})
+	return j, pending, err
+}
+
 // PendingJobs returns the jobs not yet printed, oldest first.
 func (s *Store) PendingJobs() (jobs []*PrintJob, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {

@@ -3,8 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +55,7 @@ func TestQRPayments(t *testing.T) {
 		p = d.settled("Q-paid")
 		assert.Equal(t, payflow.StatePaid, p.State)
 		assert.Equal(t, payflow.MethodQR, p.Method)
-		receipt := filepath.Join(e.dir, "data", "receipts", "payment_"+p.ID+".bin")
-		assert.Eventually(t, func() bool { _, err := os.Stat(receipt); return err == nil }, 10*time.Second, 10*time.Millisecond)
+		assert.Eventually(t, func() bool { return receiptFile(e.dir, "payment_"+p.ID+".bin") != "" }, 10*time.Second, 10*time.Millisecond)
 		assert.Equal(t, 404, d.request("GET", "/v1/payments/"+p.ID+"/qr.png", nil, nil), "no code to show once paid")
 	})
 	t.Run("expired: closed at the gateway, a late scan refused", func(t *testing.T) {

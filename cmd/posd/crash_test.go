@@ -367,8 +367,7 @@ func TestCrashRecovery(t *testing.T) {
 			}
 			if p.State == payflow.StatePaid {
 				// The receipt is printed, even if the daemon died before it could.
-				receipt := filepath.Join(e.dir, "data", "receipts", "payment_"+p.ID+".bin")
-				assert.Eventually(t, func() bool { _, err := os.Stat(receipt); return err == nil }, 10*time.Second, 10*time.Millisecond)
+				assert.Eventually(t, func() bool { return receiptFile(e.dir, "payment_"+p.ID+".bin") != "" }, 10*time.Second, 10*time.Millisecond)
 			}
 		})
 	}
@@ -422,21 +421,30 @@ func TestPrintCrash(t *testing.T) {
 			d.waitFailpoint(tc.failpoint)
 			d.kill()
 			receipts := filepath.Join(e.dir, "data", "receipts")
-			files, _ := filepath.Glob(filepath.Join(receipts, "*.bin"))
+			files, _ := filepath.Glob(filepath.Join(receipts, "*", "*.bin"))
 			require.Empty(t, files, "nothing printed before the crash")
 
 			d = e.start("")
 			p := d.settled("P1")
 			require.Equal(t, payflow.StatePaid, p.State)
-			bin := filepath.Join(receipts, "payment_"+p.ID+".bin")
-			require.Eventually(t, func() bool { _, err := os.Stat(bin); return err == nil }, 10*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return receiptFile(e.dir, "payment_"+p.ID+".bin") != "" }, 10*time.Second, 10*time.Millisecond)
 			time.Sleep(300 * time.Millisecond)
-			files, _ = filepath.Glob(filepath.Join(receipts, "*.bin"))
+			files, _ = filepath.Glob(filepath.Join(receipts, "*", "*.bin"))
 			assert.Len(t, files, 1, "printed once")
-			txt, err := os.ReadFile(filepath.Join(receipts, "payment_"+p.ID+".txt"))
+			txt, err := os.ReadFile(strings.TrimSuffix(receiptFile(e.dir, "payment_"+p.ID+".bin"), ".bin") + ".txt")
 			require.NoError(t, err)
 			assert.Contains(t, string(txt), "收款凭证")
 			assert.Equal(t, tc.reprint, strings.Contains(string(txt), "重印"))
 		})
 	}
+}
+
+// receiptFile finds a receipt the file printer wrote under a day's
+// directory of <dir>/data/receipts ("" while there is none).
+func receiptFile(dir, name string) string {
+	found, _ := filepath.Glob(filepath.Join(dir, "data", "receipts", "*", name))
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
 }

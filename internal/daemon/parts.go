@@ -32,7 +32,7 @@ func newPrinter(cfg *config.Config, st *store.Store, log *slog.Logger) (*printer
 		return nil, &config.Error{Key: "printer", Msg: err.Error()}
 	}
 	if ft, ok := tr.(printer.FileTransport); ok {
-		ft.Columns = layout.Paper.Columns
+		ft.Columns, ft.RetentionDays = layout.Paper.Columns, cfg.Store.RetentionDays
 		tr = ft
 	}
 	return &printer.Queue{Jobs: st, Transport: tr, Layout: layout, Log: log, QRSlips: cfg.Printer.PrintQRSlips}, nil

@@ -112,8 +112,8 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 http "${auth[@]}" "$base/v1/payments/$pid" | grep '"state":"refunded"' >/dev/null || fail "the refund did not complete"; ok
-for _ in $(seq 1 50); do [ -f "$c/posd-data/receipts/payment_$pid.bin" ] && break; sleep 0.2; done
-[ -f "$c/posd-data/receipts/payment_$pid.bin" ] || fail "no receipt file in C:\\posd-data\\receipts"; ok
+for _ in $(seq 1 50); do compgen -G "$c/posd-data/receipts/*/payment_$pid.bin" >/dev/null && break; sleep 0.2; done
+compgen -G "$c/posd-data/receipts/*/payment_$pid.bin" >/dev/null || fail "no receipt file in C:\\posd-data\\receipts\\<day>"; ok
 posdpid=$(pgrep -f 'posd\.exe run --config C:.posd.run\.toml' | head -1)
 [ -n "$posdpid" ] || fail "cannot find the posd.exe process"
 kill -INT "$posdpid"
