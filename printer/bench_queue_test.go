@@ -2,7 +2,9 @@ package printer_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,6 +51,39 @@ func BenchmarkPrintBacklog(b *testing.B) {
 			b.StopTimer()
 			cancel()
 			<-done
+		})
+	}
+}
+
+var oldReceipts = flag.Int("old-receipts", 20000, "receipts already written, for BenchmarkFileReceipts (docs/performance.md quotes 200000)")
+
+// BenchmarkFileReceipts is the cost of one receipt through the file
+// printer with no receipts before it and with many (a year of a busy till,
+// 2000 a day): the same, since each day has its own directory.
+func BenchmarkFileReceipts(b *testing.B) {
+	l := layout(b, 80)
+	data, err := l.Receipt(paidPayment(), nil, false)
+	require.NoError(b, err)
+	for _, old := range []int{0, *oldReceipts} {
+		b.Run(fmt.Sprintf("old=%d", old), func(b *testing.B) {
+			dir := b.TempDir()
+			day := time.Date(2025, 1, 1, 0, 0, 0, 0, time.Local)
+			for i := range old {
+				d := filepath.Join(dir, day.AddDate(0, 0, i/2000).Format(time.DateOnly))
+				if i%2000 == 0 {
+					require.NoError(b, os.MkdirAll(d, 0o700))
+				}
+				require.NoError(b, os.WriteFile(filepath.Join(d, fmt.Sprintf("payment_pay_%07d.bin", i)), data, 0o600))
+			}
+			tr := printer.FileTransport{Dir: dir, RetentionDays: 400}
+			b.ResetTimer()
+			for i := range b.N {
+				c, err := tr.Open(context.Background(), fmt.Sprintf("payment/pay_new%07d", i))
+				require.NoError(b, err)
+				_, err = c.Write(data)
+				require.NoError(b, err)
+				require.NoError(b, c.Close())
+			}
 		})
 	}
 }
