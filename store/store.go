@@ -47,6 +47,7 @@ type Store struct {
 	// onCommit, when set (ObserveCommits), is told how long each write
 	// transaction took, its fsync included.
 	onCommit atomic.Pointer[func(time.Duration)]
+	closed   atomic.Bool
 }
 
 // ObserveCommits has f told how long each write transaction takes,
@@ -217,7 +218,10 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.db.Path() }
@@ -405,18 +409,18 @@ func (s *Store) ReserveSeq(n uint64) (first uint64, err error) {
 	return first, err
 }
 
-// Check reports whether the journal is usable: readable, and its last
-// write did not fail (a full disk answers reads while every write fails).
+// Check reports whether the journal is usable: its last write did not
+// fail (a full disk answers reads while every write fails). It takes no
+// transaction: health calls it, and must answer at once even while a
+// large commit, or bbolt growing the file, holds readers back.
 func (s *Store) Check() error {
 	if f := s.writeErr.Load(); f != nil {
 		return fmt.Errorf("store: the last journal write failed at %s (%v): payments are refused until a write succeeds; free disk space", f.at.Format(time.TimeOnly), f.err)
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketPayments) == nil {
-			return errors.New("store: payments bucket missing")
-		}
-		return nil
-	})
+	if s.closed.Load() {
+		return errors.New("store: the journal is closed")
+	}
+	return nil
 }
 
 // pruneBatch bounds the day-index entries one prune transaction walks:
