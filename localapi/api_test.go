@@ -595,7 +595,7 @@ func TestReceiptRoutes(t *testing.T) {
 
 	// The paid payment's receipt is printed (spooled) by itself.
 	require.Eventually(t, func() bool {
-		_, err := os.Stat(filepath.Join(e.receipts, "payment_"+p.ID+".bin"))
+		_, err := os.Stat(filepath.Join(e.receipts, time.Now().Format(time.DateOnly), "payment_"+p.ID+".bin"))
 		return err == nil
 	}, 10*time.Second, 10*time.Millisecond)
 

@@ -13,7 +13,7 @@ import (
 	"github.com/tillworks/posd/payflow"
 )
 
-var errOverloaded = errors.New("Post \"https://gateway/query\": context deadline exceeded (the gateway is overloaded)")
+var errOverloaded = errors.New("post https://gateway/query: context deadline exceeded (the gateway is overloaded)")
 
 // TestRecoveryBounded: a restart finds hundreds of charged payments in
 // doubt, long past their pay window, and a gateway that fails every call
