@@ -68,7 +68,7 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 			// answered; without it (after a restart) the pay may or may
 			// not have left: ask the gateway, never send it again.
 			if e.code(p.ID) == "" {
-				e.resolvePaying(p)
+				e.resolvePaying(p, d)
 			} else {
 				e.pay(p, d)
 			}
@@ -240,13 +240,16 @@ func (e *Engine) cancelAfter(ctx context.Context, cancel context.CancelFunc, d t
 
 // resolvePaying settles a payment found in paying after a restart: the pay
 // may or may not have reached the gateway, so ask before anything else.
-func (e *Engine) resolvePaying(p *Payment) {
+func (e *Engine) resolvePaying(p *Payment, d *driver) {
 	prov, noted, _ := e.gateway(p)
 	o, err := timed(e, p.ID, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
 	if e.ctx.Err() != nil {
 		return
 	}
 	noted(err)
+	if err != nil {
+		d.unanswered++ // in doubt now, and not cancelled until the gateway answers
+	}
 	t, in := e.judge(p, o, err)
 	if t == TrigNotFound {
 		in.Note = "the gateway has no such order yet; the pay may still land: polling until pay_timeout, then cancelling"
@@ -263,13 +266,14 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 		e.stepLogged(p.ID, TrigAbort, Input{Note: "aborted by the cashier while the pay was in flight"})
 		return
 	}
-	if !e.clock.Now().Before(deadline) && !recovered && d.unanswered == 0 {
+	if !e.clock.Now().Before(deadline) && !recovered && d.answered {
 		e.stepLogged(p.ID, TrigDeadline, Input{Note: "still unpaid when pay_timeout ran out"})
 		return
 	}
-	// Past the deadline with the last query unanswered, the gateway is asked
-	// again before anything is cancelled: a failure of ours (a time-out, a
-	// network down) is never a reason to reverse a sale that may be paid.
+	// Past the deadline, the gateway is asked before anything is cancelled
+	// (again, while its last answer is missing): a failure of ours (a
+	// time-out, a network down) is never a reason to reverse a sale that
+	// may be paid.
 	failpoint.Hit(failpoint.InDoubt)
 	prov, noted, _ := e.gateway(p)
 	o, err := timed(e, p.ID, p.Gateway, "query", func() (Outcome, error) { return prov.Query(e.ctx, p.ref()) })
@@ -282,6 +286,7 @@ func (e *Engine) poll(p *Payment, d *driver, recovered bool) {
 	} else {
 		d.unanswered = 0
 	}
+	d.answered = err == nil
 	switch t, in := e.judge(p, o, err); t {
 	case TrigUncertain, TrigNotFound:
 		// Not found is not final while the pay window is open: a gateway

@@ -108,6 +108,9 @@ type driver struct {
 	// gateway (an error, a time-out): while it is not zero, a payment past
 	// its deadline is asked about again instead of cancelled.
 	unanswered int
+	// answered: the last query got the gateway's answer. A payment past
+	// its deadline is cancelled only then.
+	answered bool
 }
 
 // NewEngine returns an engine over the gateways gws (see Gateways.Validate);

@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -76,4 +77,65 @@ func TestUnansweredNotCancelled(t *testing.T) {
 	assert.Equal(t, payflow.StatePaid, p.State, "%+v", p.History)
 	assert.Zero(t, gw.count("cancel"))
 	assert.True(t, h.clock.Now().After(p.PayStartedAt.Add(testCfg.PayTimeout)), "asked past the deadline")
+}
+
+// TestResumedUnansweredNotCancelled: found in paying (or in doubt) after a
+// restart, long past its window, a payment whose queries fail for a while
+// is not cancelled: the gateway's first answer (paid) settles it.
+func TestResumedUnansweredNotCancelled(t *testing.T) {
+	for _, state := range []payflow.State{payflow.StatePaying, payflow.StateInDoubt} {
+		t.Run(string(state), func(t *testing.T) {
+			gw := &fakeGateway{query: func(n int) (payflow.Outcome, error) {
+				if n <= 3 {
+					return payflow.Outcome{}, errors.New("dial tcp: connect: network is unreachable")
+				}
+				return payflow.Outcome{Kind: payflow.Succeeded}, nil
+			}, cancel: answer(payflow.Succeeded)}
+			h := newHarness(t, gw)
+			h.stop()
+			st := h.openStore()
+			start := h.clock.Now().Add(-time.Hour)
+			_, err := st.Create(&payflow.Payment{ID: "pay_r1", OrderID: "R1", Amount: 100, Currency: "CNY", State: state, Channel: "wechat",
+				Gateway: "fake", GatewayOrderNo: "26112100000000000000000001", CreatedAt: start, UpdatedAt: start, PayStartedAt: start})
+			require.NoError(t, err)
+			require.NoError(t, st.Close())
+			h.start()
+			p := h.until("pay_r1", func(p *payflow.Payment) bool { return !p.Live() })
+			assert.Equal(t, payflow.StatePaid, p.State, "%+v", p.History)
+			assert.Zero(t, gw.count("cancel"))
+		})
+	}
+}
+
+// holdingGateway holds every pay until its context ends (the pay window),
+// as a gateway whose answer never comes.
+type holdingGateway struct {
+	*fakeGateway
+	holding chan struct{}
+}
+
+func (g holdingGateway) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
+	g.record("pay")
+	close(g.holding)
+	<-ctx.Done()
+	return payflow.Outcome{}, fmt.Errorf("read tcp: %w", ctx.Err())
+}
+
+// TestAskedBeforeCancelled: a pay whose answer never came within the
+// window is not cancelled blind: the gateway is asked first, and a paid
+// order stays paid.
+func TestAskedBeforeCancelled(t *testing.T) {
+	gw := &fakeGateway{query: answer(payflow.Succeeded), cancel: answer(payflow.Succeeded)}
+	hg := holdingGateway{fakeGateway: gw, holding: make(chan struct{})}
+	h := newHarness(t, gw)
+	h.extra = map[string]payflow.Provider{"holding": hg}
+	h.route = func(g *payflow.Gateways) { g.Default = "holding" }
+	h.restart()
+	p := h.pay("H1", 100, wechat)
+	<-hg.holding
+	h.clock.Advance(testCfg.PayTimeout + time.Second)
+	p = h.until(p.ID, func(p *payflow.Payment) bool { return !p.Live() })
+	assert.Equal(t, payflow.StatePaid, p.State, "%+v", p.History)
+	assert.Zero(t, gw.count("cancel"), "the sale is kept, not reversed")
+	assert.Equal(t, 1, gw.count("query"))
 }
