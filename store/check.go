@@ -416,7 +416,7 @@ func Recover(from, to string) (RecoverReport, error) {
 		return rep, err
 	}
 	defer s.Close()
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.updateSolo(func(tx *bolt.Tx) error {
 		orders := tx.Bucket(bucketOrders)
 		for _, e := range payments {
 			p, err := decode(e.v)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,7 +50,24 @@ type Store struct {
 	onCommit atomic.Pointer[func(time.Duration)]
 	closed   atomic.Bool
 	commits  atomic.Uint64
+
+	// Group commit: writes from any goroutine go to the committer, which
+	// runs those waiting together in one transaction (one pair of
+	// fdatasyncs), with no delay added to a write that comes alone.
+	writes    chan *write
+	stop      chan struct{} // closed by Close
+	committed chan struct{} // closed when the committer has stopped
+	closeOnce sync.Once
 }
+
+// write is one caller's transaction function waiting for the committer.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// maxGroup bounds the writes one transaction carries.
+const maxGroup = 256
 
 // Commits counts the write transactions committed since the journal was
 // opened. Each is two fdatasyncs in bbolt (the pages, then the meta page):
@@ -65,9 +83,76 @@ type writeFailure struct {
 	at  time.Time
 }
 
-// update runs fn in a write transaction and remembers whether the commit
-// itself (not fn's own refusal) failed.
+// update runs fn in a write transaction, shared with the other writes
+// waiting at that moment (group commit), and returns once it is durable.
+// fn may be run more than once (a write sharing the transaction failed,
+// and each is run again alone): it must only touch tx, and set what it
+// returns, never accumulate into it.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
+	if s.closed.Load() {
+		return berrors.ErrDatabaseNotOpen
+	}
+	w := &write{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-s.stop:
+		return berrors.ErrDatabaseNotOpen
+	}
+	return <-w.done
+}
+
+// commitLoop is the committer: it takes the writes waiting, runs them in
+// one transaction and answers each. If one of them fails, the
+// transaction is abandoned and each runs again alone, so that one write's
+// refusal never takes the others with it.
+func (s *Store) commitLoop() {
+	defer close(s.committed)
+	for {
+		var w *write
+		select {
+		case w = <-s.writes:
+		case <-s.stop:
+			return
+		}
+		group := []*write{w}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		if len(group) == 1 {
+			w.done <- s.updateSolo(w.fn)
+			continue
+		}
+		errFailed := errors.New("a write of the group failed")
+		err := s.updateSolo(func(tx *bolt.Tx) error {
+			for _, w := range group {
+				if err := w.fn(tx); err != nil {
+					return errFailed
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errFailed) {
+			for _, w := range group {
+				w.done <- s.updateSolo(w.fn)
+			}
+			continue
+		}
+		for _, w := range group {
+			w.done <- err
+		}
+	}
+}
+
+// updateSolo runs fn in a write transaction of its own and remembers
+// whether the commit itself (not fn's own refusal) failed. Bulk writes
+// (prune, recover), whose functions count as they go, use it directly.
+func (s *Store) updateSolo(fn func(*bolt.Tx) error) error {
 	var fnErr error
 	if f := s.onCommit.Load(); f != nil {
 		start := time.Now()
@@ -150,7 +235,9 @@ func open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: preparing journal %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, writes: make(chan *write), stop: make(chan struct{}), committed: make(chan struct{})}
+	go s.commitLoop()
+	return s, nil
 }
 
 // SchemaVersion is the journal's record format. 1: no version recorded
@@ -227,6 +314,8 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 // Close closes the database.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.committed
 	return s.db.Close()
 }
 
@@ -470,7 +559,7 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) 
 	var from []byte
 	for ctx.Err() == nil {
 		var walked int
-		err = s.update(func(tx *bolt.Tx) error {
+		err = s.updateSolo(func(tx *bolt.Tx) error {
 			days := tx.Bucket(bucketDays)
 			var doomed [][]byte
 			c := days.Cursor()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -381,4 +382,49 @@ func TestPruneInBatches(t *testing.T) {
 	refunds, err := s.RefundDay(old.Format(time.DateOnly))
 	require.NoError(t, err)
 	assert.Empty(t, refunds, "the refund index goes with its payment")
+}
+
+// TestGroupCommit: writes made at the same time share transactions (fewer
+// commits than writes), and one write's refusal (an order that exists)
+// fails that write alone.
+func TestGroupCommit(t *testing.T) {
+	s := open(t)
+	_, err := s.Create(payment("pay_dup0", "DUP", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	burst := func(n int, order func(i int) string) []error {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = s.Create(payment(fmt.Sprintf("pay_%s_%03d", order(i), i), order(i), day1, payflow.StatePaid))
+			})
+		}
+		wg.Wait()
+		return errs
+	}
+	before := s.Commits()
+	const n = 64
+	for i, err := range burst(n, func(i int) string { return fmt.Sprintf("G%03d", i) }) {
+		require.NoError(t, err, "write %d", i)
+	}
+	got := s.Commits() - before
+	t.Logf("%d writes at once, %d commits", n, got)
+	assert.Less(t, got, uint64(n), "writes at the same time share commits")
+
+	errs := burst(n, func(i int) string {
+		if i%8 == 0 {
+			return "DUP" // refused: the order has its payment
+		}
+		return fmt.Sprintf("H%03d", i)
+	})
+	for i, err := range errs {
+		if i%8 == 0 {
+			assert.ErrorIs(t, err, payflow.ErrOrderExists, "write %d", i)
+			continue
+		}
+		require.NoError(t, err, "write %d: another's refusal does not fail it", i)
+		_, err := s.ByOrder(fmt.Sprintf("H%03d", i))
+		assert.NoError(t, err)
+	}
+	require.NoError(t, s.Check())
 }
