@@ -45,6 +45,9 @@ type Store struct {
 	// cleared by the next one that succeeds; Check reports it.
 	writeErr atomic.Pointer[writeFailure]
 	failNext func() error // tests: makes the next commits fail
+	// slowSync, in tests, is added to every commit: a disk whose fsyncs
+	// are slow (the HDDs and cheap SSDs of many tills).
+	slowSync time.Duration
 	// onCommit, when set (ObserveCommits), is told how long each write
 	// transaction took, its fsync included.
 	onCommit atomic.Pointer[func(time.Duration)]
@@ -167,6 +170,9 @@ func (s *Store) updateSolo(fn func(*bolt.Tx) error) error {
 		}
 		return nil
 	})
+	if s.slowSync > 0 && err == nil {
+		time.Sleep(s.slowSync) // tests: the two fdatasyncs of a slow disk
+	}
 	switch {
 	case err == nil:
 		s.writeErr.Store(nil)
