@@ -3,6 +3,7 @@ package localapi_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,4 +57,38 @@ func BenchmarkGatewayRoundTrip(b *testing.B) {
 			b.Fatalf("pay: %v %v", o.Kind, err)
 		}
 	}
+}
+
+// BenchmarkPaymentsConcurrent is sixteen cash registers paying at once
+// through the API: the journal's group commit lets their writes share
+// commits (fewer commits per payment than BenchmarkPaymentThroughAPI's).
+func BenchmarkPaymentsConcurrent(b *testing.B) {
+	e := newEnv(b)
+	start := e.st.Commits()
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			p, r := e.create(fmt.Sprintf(`{"order_id":"C%d","amount":100,"auth_code":"134567890123456789"}`, i))
+			if r.status != 201 {
+				b.Errorf("create: %d %s", r.status, r.body)
+				return
+			}
+			for p.State != payflow.StatePaid {
+				p = e.payment("/v1/payments/" + p.ID + "?wait=10")
+				if p.State.Terminal() && p.State != payflow.StatePaid {
+					b.Errorf("payment ended %s", p.State)
+					return
+				}
+			}
+		}
+	})
+	for {
+		if j, _, err := e.st.NextJob(); err != nil || j == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.ReportMetric(float64(e.st.Commits()-start)/float64(n.Load()), "commits/payment")
 }

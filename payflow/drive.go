@@ -18,6 +18,11 @@ func (e *Engine) startDriverLocked(id string, recovered bool) {
 	if _, ok := e.drivers[id]; ok {
 		return
 	}
+	if e.closed {
+		// Closed while a write was in flight with e.mu released: the
+		// payment is journaled, and the next start resumes it.
+		return
+	}
 	d := &driver{wake: make(chan struct{}, 1)}
 	e.drivers[id] = d
 	e.wg.Add(1)
@@ -516,7 +521,7 @@ func mismatch(o Outcome, orderNo, tradeNo string, amount int64) string {
 // startRefundLocked starts the goroutine that settles one refund.
 func (e *Engine) startRefundLocked(paymentID, refundID string, recovered bool) {
 	key := paymentID + "/" + refundID
-	if e.refunds[key] {
+	if e.refunds[key] || e.closed {
 		return
 	}
 	e.refunds[key] = true
@@ -629,6 +634,7 @@ func (e *Engine) askRefund(prov Provider, noted func(error), p *Payment, r *Refu
 func (e *Engine) stepRefund(paymentID, refundID string, t Trigger, in Input) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.awaitWriteLocked(paymentID)
 	p, err := e.j.Get(paymentID)
 	if err != nil {
 		e.log.Error("refund driver cannot read the journal", "payment", paymentID, "err", err)

@@ -74,6 +74,9 @@ type Engine struct {
 	// switches are codes scanned for QR payments being closed, by
 	// payment id: sent once the QR order is certainly unpaid.
 	switches map[string]pendingSwitch
+	// writing marks the payments whose journal write is in flight with
+	// e.mu released (saveUnlocked); closed when it is done.
+	writing map[string]chan struct{}
 	// lanes bound the resumed work's calls per gateway; resumed holds the
 	// payments resumed at start (by id, with their creation time).
 	lanesMu sync.Mutex
@@ -141,6 +144,7 @@ func NewEngine(cfg Config, j Journal, gws Gateways, opt Options) *Engine {
 		refunds:  make(map[string]bool),
 		codes:    make(map[string]string),
 		switches: make(map[string]pendingSwitch),
+		writing:  make(map[string]chan struct{}),
 		lanes:    make(map[string]*lane),
 		resumed:  make(map[string]time.Time),
 		open:     make(map[string]openInfo),
@@ -293,17 +297,7 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 		return nil, false, ErrClosed
 	}
 	if old, err := e.j.ByOrder(n.OrderID); err == nil {
-		if old.Amount != n.Amount || old.Currency != n.Currency {
-			return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
-		}
-		if old.Method == MethodQR && n.AuthCode != "" {
-			p, err := e.switchLocked(old, n.AuthCode, channel)
-			return p, false, err
-		}
-		if old.Method != "" {
-			return old, false, fmt.Errorf("%w: order %s is a %s payment (%s); it cannot also be paid with a code: cancel it and use a new order id", ErrOrderConflict, n.OrderID, old.Method, old.State)
-		}
-		return old, false, nil
+		return e.existingLocked(old, n, channel)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, false, err
 	}
@@ -327,13 +321,25 @@ func (e *Engine) CreatePayment(n NewPayment) (p *Payment, created bool, err erro
 			return nil, false, err
 		}
 	}
-	if _, err := e.j.Create(p); err != nil {
+	// The scanner is reserved for it while it is written, with e.mu
+	// released so that other payments' writes share the commit.
+	if p.State == StateAwaitingScan {
+		e.waiting = p.ID
+	}
+	if err := e.createUnlocked(p); err != nil {
+		if e.waiting == p.ID {
+			e.waiting = ""
+		}
+		if errors.Is(err, ErrOrderExists) {
+			// Another request for the order was written meanwhile.
+			if old, gerr := e.j.ByOrder(n.OrderID); gerr == nil {
+				return e.existingLocked(old, n, channel)
+			}
+		}
 		return nil, false, fmt.Errorf("payflow: journaling payment for order %s: %w", n.OrderID, err)
 	}
 	e.log.Info("payment created", "payment", p.ID, "order", p.OrderID, "amount", p.Amount, "state", p.State, "code", p.AuthCodeMasked)
-	if p.State == StateAwaitingScan {
-		e.waiting = p.ID
-	} else {
+	if p.State != StateAwaitingScan {
 		e.codes[p.ID] = n.AuthCode
 	}
 	e.startDriverLocked(p.ID, false)
@@ -392,6 +398,7 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 func (e *Engine) Abort(id string) (*Payment, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.awaitWriteLocked(id) // decide on the payment as journaled, not as being written
 	p, err := e.j.Get(id)
 	if err != nil {
 		return nil, err
@@ -473,6 +480,7 @@ func (e *Engine) Refund(id string, n NewRefund) (p *Payment, r *Refund, created 
 	if e.closed || e.ctx == nil {
 		return nil, nil, false, ErrClosed
 	}
+	e.awaitWriteLocked(id)
 	if p, err = e.j.Get(id); err != nil {
 		return nil, nil, false, err
 	}
@@ -556,7 +564,14 @@ func (e *Engine) Waiting() string {
 
 // stepLocked loads payment id, applies trigger t, journals the result and
 // announces it. Callers hold e.mu.
+//
+// The engine's lock is released while the step is written to the journal,
+// so that other payments' steps share its commit (the store's group
+// commit); steps of one payment stay in order (awaitWriteLocked). Callers
+// hold e.mu, and find it held again on return, but must not rely on what
+// they read before the call.
 func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
+	e.awaitWriteLocked(id)
 	p, err := e.j.Get(id)
 	if err != nil {
 		return nil, err
@@ -581,7 +596,15 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	} else {
 		delete(e.codes, id) // a pay is sent once; nothing needs the code after its answer
 	}
-	if err := e.j.Save(p); err != nil {
+	clearedWaiting := false
+	if p.State != StateAwaitingScan && e.waiting == id {
+		e.waiting, clearedWaiting = "", true // no scan goes to it from now
+	}
+	err = e.saveUnlocked(p)
+	if err != nil {
+		if clearedWaiting && e.waiting == "" {
+			e.waiting = id // still awaiting its scan in the journal
+		}
 		return nil, fmt.Errorf("payflow: journaling %s of payment %s: %w", t, id, err)
 	}
 	if t == TrigSwitched || p.State.Terminal() {
@@ -589,9 +612,6 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	}
 	if !p.Live() {
 		e.forgetResumed(id)
-	}
-	if p.State != StateAwaitingScan && e.waiting == id {
-		e.waiting = ""
 	}
 	if d := e.drivers[id]; d != nil {
 		select {
@@ -606,6 +626,65 @@ func (e *Engine) stepLocked(id string, t Trigger, in Input) (*Payment, error) {
 	e.log.Log(context.Background(), lvl, "payment "+string(p.State), "payment", id, "trigger", t, "gateway_code", p.Scrub(in.Outcome.Code))
 	e.publish(p)
 	return p.Clone(), nil
+}
+
+// existingLocked answers a new payment for an order that has one: the
+// same payment again, a QR payment switched to the code, or a conflict.
+func (e *Engine) existingLocked(old *Payment, n NewPayment, channel string) (*Payment, bool, error) {
+	if old.Amount != n.Amount || old.Currency != n.Currency {
+		return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
+	}
+	if old.Method == MethodQR && n.AuthCode != "" {
+		p, err := e.switchLocked(old, n.AuthCode, channel)
+		return p, false, err
+	}
+	if old.Method != "" {
+		return old, false, fmt.Errorf("%w: order %s is a %s payment (%s); it cannot also be paid with a code: cancel it and use a new order id", ErrOrderConflict, n.OrderID, old.Method, old.State)
+	}
+	return old, false, nil
+}
+
+// createUnlocked journals new payment p with e.mu released, marked in
+// flight like saveUnlocked: a scan or an abort for it waits until it is
+// written.
+func (e *Engine) createUnlocked(p *Payment) error {
+	done := make(chan struct{})
+	e.writing[p.ID] = done
+	e.mu.Unlock()
+	_, err := e.j.Create(p)
+	e.mu.Lock()
+	delete(e.writing, p.ID)
+	close(done)
+	return err
+}
+
+// awaitWriteLocked waits, releasing e.mu meanwhile, until no write of
+// payment id is in flight: whoever reads it next reads it durable and
+// whole, never a state an earlier step is still writing.
+func (e *Engine) awaitWriteLocked(id string) {
+	for {
+		done, busy := e.writing[id]
+		if !busy {
+			return
+		}
+		e.mu.Unlock()
+		<-done
+		e.mu.Lock()
+	}
+}
+
+// saveUnlocked journals p with e.mu released (the caller holds it, and
+// holds it again on return), marking the write in flight for
+// awaitWriteLocked.
+func (e *Engine) saveUnlocked(p *Payment) error {
+	done := make(chan struct{})
+	e.writing[p.ID] = done
+	e.mu.Unlock()
+	err := e.j.Save(p)
+	e.mu.Lock()
+	delete(e.writing, p.ID)
+	close(done)
+	return err
 }
 
 // code returns the payment code held for payment id, if any.

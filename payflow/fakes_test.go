@@ -330,3 +330,13 @@ func (h *harness) openStore() *store.Store {
 	require.NoError(h.t, err)
 	return st
 }
+
+// openStoreStopped stops the harness's engine and returns its journal,
+// open, for a test that runs an engine of its own on it.
+func (h *harness) openStoreStopped() *store.Store {
+	h.t.Helper()
+	h.stop()
+	st := h.openStore()
+	h.t.Cleanup(func() { st.Close() })
+	return st
+}

@@ -83,7 +83,7 @@ func (e *Engine) CreateQRPayment(n NewPayment, channel string, window time.Durat
 		return old, false, fmt.Errorf("%w: order %s was created for %d fen, not %d", ErrOrderConflict, n.OrderID, old.Amount, n.Amount)
 	case old.Method == MethodQR:
 		return old, false, nil
-	case old.State == StateAwaitingScan && old.Method == "":
+	case old.State == StateAwaitingScan && old.Method == "" && e.writing[old.ID] == nil:
 		// Waiting for a code nobody scanned: the same payment is shown
 		// as a QR code instead. Nothing has reached a gateway yet.
 		old.Method, old.QR = MethodQR, &QR{ExpiresAt: now.Add(window)}
@@ -174,12 +174,19 @@ func (e *Engine) switchLocked(old *Payment, code, channel string) (*Payment, err
 	default:
 		return old, fmt.Errorf("%w: order %s is a QR payment (%s); it cannot be paid with a code now: use a new order id", ErrOrderConflict, old.OrderID, old.State)
 	}
+	// Held before the switch is journaled: the close may settle before
+	// this call returns, and must find the code.
+	e.switches[old.ID] = pendingSwitch{code: code, channel: channel}
 	p, err := e.stepLocked(old.ID, TrigSwitch, Input{Code: code, Channel: channel,
 		Note: "the cashier switched to a scanned code (" + MaskCode(code) + "); closing the QR order first, the code is sent once it is certainly unpaid"})
 	if err != nil {
+		delete(e.switches, old.ID)
+		var te *TransitionError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%w: order %s's QR payment moved on meanwhile (%s); look at it again", ErrOrderConflict, old.OrderID, te.From)
+		}
 		return nil, err
 	}
-	e.switches[old.ID] = pendingSwitch{code: code, channel: channel}
 	return p, nil
 }
 
