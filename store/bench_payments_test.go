@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/store"
 )
 
@@ -35,10 +36,16 @@ func (instant) Refund(ctx context.Context, r payflow.RefundRequest) (payflow.Out
 // journal on a disk whose fsyncs take 8 ms (each commit 16 ms), from 1 and
 // from 16 cash registers at once: with the group commit, and the engine's
 // lock released while a step is written, concurrent payments share
-// commits. It reports payments a second and commits per payment.
+// commits. It reports payments a second (until the last is paid) and
+// commits per payment, with and without the receipts printing beside them
+// (to files; receipts a second counts until the last is printed).
 func BenchmarkPaymentsSlowDisk(b *testing.B) {
-	for _, clients := range []int{1, 16} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+	for _, tc := range []struct {
+		clients  int
+		receipts bool
+	}{{1, false}, {16, false}, {1, true}, {16, true}} {
+		clients := tc.clients
+		b.Run(fmt.Sprintf("clients=%d/receipts=%v", clients, tc.receipts), func(b *testing.B) {
 			st, err := store.Open(filepath.Join(b.TempDir(), "posd.db"))
 			require.NoError(b, err)
 			defer st.Close()
@@ -47,6 +54,17 @@ func BenchmarkPaymentsSlowDisk(b *testing.B) {
 				CancelRetryInterval: time.Second, CancelAttempts: 3, ScanTimeout: time.Minute}, st, payflow.One("instant", instant{}), payflow.Options{})
 			require.NoError(b, eng.Start(context.Background()))
 			defer eng.Close()
+			if tc.receipts {
+				paper, _ := printer.PaperFor(58)
+				cs, _ := printer.LookupCharset("gbk")
+				q := &printer.Queue{Jobs: st, Transport: printer.FileTransport{Dir: b.TempDir()}, Layout: printer.Layout{Paper: paper, Charset: cs, TillID: "t1"}}
+				events, stop := eng.Bus().Subscribe(4096)
+				defer stop()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { q.Run(ctx, events, nil); close(done) }()
+				defer func() { cancel(); <-done }()
+			}
 			var n atomic.Int64
 			start, t0 := st.Commits(), time.Now()
 			b.ResetTimer()
@@ -74,8 +92,18 @@ func BenchmarkPaymentsSlowDisk(b *testing.B) {
 				})
 			}
 			wg.Wait()
+			paid := time.Since(t0)
+			for tc.receipts {
+				if j, _, err := st.NextJob(); err != nil || j == nil {
+					break // every receipt printed
+				}
+				time.Sleep(time.Millisecond)
+			}
 			b.StopTimer()
-			b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "payments/s")
+			b.ReportMetric(float64(b.N)/paid.Seconds(), "payments/s")
+			if tc.receipts {
+				b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "receipts/s")
+			}
 			b.ReportMetric(float64(st.Commits()-start)/float64(b.N), "commits/payment")
 		})
 	}
