@@ -427,6 +427,19 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 
 // stepLogged applies a driver's trigger. A refusal means someone else (the
 // cashier) moved the payment meanwhile; the driver re-reads and goes on.
+// stepLoggedLocked is stepLogged for a caller holding e.mu: a step that
+// no longer applies is logged and dropped (no retry: the caller decides).
+func (e *Engine) stepLoggedLocked(id string, t Trigger, in Input) {
+	if _, err := e.stepLocked(id, t, in); err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			e.log.Info("payment moved meanwhile; outcome not applied", "payment", id, "trigger", t, "state", te.From)
+			return
+		}
+		e.log.Error("journal write failed; payment left for recovery", "payment", id, "trigger", t, "err", err)
+	}
+}
+
 func (e *Engine) stepLogged(id string, t Trigger, in Input) {
 	if _, err := e.step(id, t, in); err != nil {
 		var te *TransitionError

@@ -196,22 +196,25 @@ func (e *Engine) switchLocked(old *Payment, code, channel string) (*Payment, err
 // in between: codes are never journaled) the payment ends cancelled.
 func (e *Engine) finishSwitch(p *Payment, in Input) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.awaitWriteLocked(p.ID)
+	// Taken and journaled under one hold of the lock: an abort that takes
+	// the switch back either comes first (no code here) or finds it paying.
 	s, ok := e.switches[p.ID]
 	var orderNo string
 	var err error
 	if ok {
 		orderNo, err = e.newNumber(false)
 	}
-	e.mu.Unlock()
 	if !ok || err != nil {
 		if err != nil {
 			e.log.Error("no order number for the switched pay", "payment", p.ID, "err", err)
 		}
 		in.Note = "the QR order is closed; the scanned code that was to replace it is gone (the cashier aborted, or posd restarted: codes are never journaled): nothing was charged, pay again under a new order id"
-		e.stepLogged(p.ID, TrigCancelled, in)
+		e.stepLoggedLocked(p.ID, TrigCancelled, in)
 		return
 	}
 	name := e.gws.route(s.channel)
-	e.stepLogged(p.ID, TrigSwitched, Input{Outcome: in.Outcome, Code: s.code, Channel: s.channel, Gateway: name, Account: account(e.gws.ByName[name]), OrderNo: orderNo,
+	e.stepLoggedLocked(p.ID, TrigSwitched, Input{Outcome: in.Outcome, Code: s.code, Channel: s.channel, Gateway: name, Account: account(e.gws.ByName[name]), OrderNo: orderNo,
 		Note: fmt.Sprintf("the QR order is certainly unpaid; paying with the scanned code through %s as order number %s", name, orderNo)})
 }
