@@ -59,6 +59,7 @@ func newEnv(t testing.TB, mods ...func(*localapi.Options)) *env {
 	receipts := filepath.Join(dir, "receipts")
 	queue := &printer.Queue{Jobs: st, Transport: printer.FileTransport{Dir: receipts},
 		Layout: printer.Layout{Paper: printer.Paper58, Charset: cs, StoreName: "测试店", TillID: "till-01"}}
+	st.SetJobsDue(queue.DueReceipts) // as the daemon does
 	qctx, qcancel := context.WithCancel(context.Background())
 	qdone := make(chan struct{})
 	events, stopEvents := eng.Bus().Subscribe(256)

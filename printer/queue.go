@@ -23,6 +23,12 @@ type JobStore interface {
 	HasJob(id string) (bool, error)
 }
 
+// Wholer is implemented by transports whose receipt appears whole or not at
+// all (the file printer): the queue journals no "printing" state for them.
+type Wholer interface {
+	Atomic() bool
+}
+
 // The printer's states, as State.State, events and GET /v1/devices name them.
 const (
 	StateReady        = "ready"
@@ -121,25 +127,66 @@ func (q *Queue) Receipts(p *payflow.Payment) error {
 
 func (q *Queue) receipt(id string, p *payflow.Payment, r *payflow.Refund) error {
 	// Most calls (every refund event, every payment of the start-up
-	// backlog) find the receipt queued long ago: a read answers that,
+	// backlog) find the receipt queued long ago, often by the journal in
+	// the payment's own transaction (DueReceipts): a read answers that,
 	// without rendering or a write transaction.
 	if queued, err := q.Jobs.HasJob(id); err != nil || queued {
+		if queued {
+			q.poke() // queued with the payment: print it
+		}
 		return err
 	}
-	data, err := q.Layout.Receipt(p, r, false)
+	j, err := q.receiptJob(id, p, r)
 	if err != nil {
 		return err
+	}
+	_, err = q.Enqueue(id, p.ID, j.RefundID, j.Data, j.ReprintData)
+	return err
+}
+
+// receiptJob renders receipt id of payment p (or of its refund r) as a
+// job: its bytes, and the same marked 重印.
+func (q *Queue) receiptJob(id string, p *payflow.Payment, r *payflow.Refund) (*Job, error) {
+	data, err := q.Layout.Receipt(p, r, false)
+	if err != nil {
+		return nil, err
 	}
 	again, err := q.Layout.Receipt(p, r, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	refundID := ""
+	j := &Job{ID: id, PaymentID: p.ID, State: JobPending, Data: data, ReprintData: again, CreatedAt: time.Now()}
+	j.UpdatedAt = j.CreatedAt
 	if r != nil {
-		refundID = r.ID
+		j.RefundID = r.ID
 	}
-	_, err = q.Enqueue(id, p.ID, refundID, data, again)
-	return err
+	return j, nil
+}
+
+// DueJob is a print job a payment's record makes due, rendered only when
+// the journal does not have it yet.
+type DueJob struct {
+	ID     string
+	Render func() (*Job, error)
+}
+
+// DueReceipts names the receipts payment p is owed (its own once paid, a
+// refund's once refunded), for the journal to queue in the transaction
+// that records p: the payment and its receipt are durable together, in
+// one commit, and no crash falls between them.
+func (q *Queue) DueReceipts(p *payflow.Payment) []DueJob {
+	var due []DueJob
+	if p.State == payflow.StatePaid {
+		id := "payment/" + p.ID
+		due = append(due, DueJob{ID: id, Render: func() (*Job, error) { return q.receiptJob(id, p, nil) }})
+	}
+	for _, r := range p.Refunds {
+		if r.State == payflow.RefundRefunded {
+			id, r := "refund/"+p.ID+"/"+r.ID, r
+			due = append(due, DueJob{ID: id, Render: func() (*Job, error) { return q.receiptJob(id, p, r) }})
+		}
+	}
+	return due
 }
 
 // qrSlip queues a QR payment's slip once, when its code is first shown.
@@ -326,9 +373,14 @@ func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 		data = j.ReprintData // the last attempt may have printed part of it
 	}
 	j.State, j.Attempts, j.UpdatedAt = JobPrinting, j.Attempts+1, time.Now()
-	if err := q.Jobs.SaveJob(j); err != nil {
-		conn.Close()
-		return err
+	if w, ok := q.Transport.(Wholer); !ok || !w.Atomic() {
+		// Journaled before the first byte leaves: after a crash from here
+		// on, the receipt may be half printed and is printed again marked
+		// 重印. A transport whose receipt appears whole needs no record.
+		if err := q.Jobs.SaveJob(j); err != nil {
+			conn.Close()
+			return err
+		}
 	}
 	failpoint.Hit(failpoint.PrintSending)
 	if _, err := conn.Write(data); err != nil {

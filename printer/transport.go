@@ -153,6 +153,11 @@ func (t FileTransport) Kind() string { return "file" }
 // Target is the directory.
 func (t FileTransport) Target() string { return t.Dir }
 
+// Atomic reports that a receipt written to files appears whole or not at
+// all (written in the spool, then renamed): it cannot be half printed, so
+// the queue journals no "printing" state before it (Wholer).
+func (t FileTransport) Atomic() bool { return true }
+
 // spoolDir holds the receipts being written.
 const spoolDir = ".spool"
 

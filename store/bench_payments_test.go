@@ -58,6 +58,7 @@ func BenchmarkPaymentsSlowDisk(b *testing.B) {
 				paper, _ := printer.PaperFor(58)
 				cs, _ := printer.LookupCharset("gbk")
 				q := &printer.Queue{Jobs: st, Transport: printer.FileTransport{Dir: b.TempDir()}, Layout: printer.Layout{Paper: paper, Charset: cs, TillID: "t1"}}
+				st.SetJobsDue(q.DueReceipts)
 				events, stop := eng.Bus().Subscribe(4096)
 				defer stop()
 				ctx, cancel := context.WithCancel(context.Background())

@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/tillworks/posd/payflow"
 	"github.com/tillworks/posd/printer"
 )
 
@@ -36,31 +37,65 @@ func jobKey(seq uint64) []byte { return []byte(fmt.Sprintf("%020d", seq)) }
 // whether it added it. Jobs are kept in the order they were added.
 func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketJobs)
-		if err != nil {
-			return err
-		}
-		ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
-		if err != nil {
-			return err
-		}
-		if ids.Get([]byte(j.ID)) != nil {
-			return nil
-		}
-		if j.Seq, err = b.NextSequence(); err != nil {
-			return err
-		}
-		v, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
-		if err := ids.Put([]byte(j.ID), jobKey(j.Seq)); err != nil {
-			return err
-		}
-		added = true
-		return b.Put(jobKey(j.Seq), v)
+		var err error
+		added, err = addJob(tx, j)
+		return err
 	})
 	return added, err
+}
+
+func addJob(tx *bolt.Tx, j *PrintJob) (bool, error) {
+	b, err := tx.CreateBucketIfNotExists(bucketJobs)
+	if err != nil {
+		return false, err
+	}
+	ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
+	if err != nil {
+		return false, err
+	}
+	if ids.Get([]byte(j.ID)) != nil {
+		return false, nil
+	}
+	if j.Seq, err = b.NextSequence(); err != nil {
+		return false, err
+	}
+	v, err := json.Marshal(j)
+	if err != nil {
+		return false, err
+	}
+	if err := ids.Put([]byte(j.ID), jobKey(j.Seq)); err != nil {
+		return false, err
+	}
+	return true, b.Put(jobKey(j.Seq), v)
+}
+
+// SetJobsDue has the store ask f, each time it saves a payment, which print
+// jobs the payment's record makes due (printer.Queue.DueReceipts), and
+// journal those it does not have in the same transaction: a paid payment
+// and its receipt are durable together, in one commit. A job that cannot
+// be rendered is left to the queue (which logs why); the payment is saved
+// whatever happens to it.
+func (s *Store) SetJobsDue(f func(*payflow.Payment) []printer.DueJob) { s.jobsDue.Store(&f) }
+
+// addDueJobs journals the jobs p makes due that tx does not have.
+func (s *Store) addDueJobs(tx *bolt.Tx, p *payflow.Payment) error {
+	f := s.jobsDue.Load()
+	if f == nil {
+		return nil
+	}
+	for _, d := range (*f)(p) {
+		if ids := tx.Bucket(bucketJobIDs); ids != nil && ids.Get([]byte(d.ID)) != nil {
+			continue
+		}
+		j, err := d.Render()
+		if err != nil {
+			continue
+		}
+		if _, err := addJob(tx, j); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SaveJob records a job's new state. A done job drops its bytes: only its

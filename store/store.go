@@ -27,6 +27,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 )
 
 var (
@@ -53,6 +54,7 @@ type Store struct {
 	onCommit atomic.Pointer[func(time.Duration)]
 	closed   atomic.Bool
 	commits  atomic.Uint64
+	jobsDue  atomic.Pointer[func(*payflow.Payment) []printer.DueJob]
 
 	// Group commit: writes from any goroutine go to the committer, which
 	// runs those waiting together in one transaction (one pair of
@@ -412,7 +414,10 @@ func (s *Store) Save(p *payflow.Payment) error {
 		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) == nil {
 			return fmt.Errorf("%w: %s", payflow.ErrNotFound, p.ID)
 		}
-		return put(tx, p)
+		if err := put(tx, p); err != nil {
+			return err
+		}
+		return s.addDueJobs(tx, p)
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/tillworks/posd/payflow"
+	"github.com/tillworks/posd/printer"
 	"github.com/tillworks/posd/store"
 )
 
@@ -427,4 +428,50 @@ func TestGroupCommit(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	require.NoError(t, s.Check())
+}
+
+// TestJobsDue: a payment saved paid is journaled with its receipt's job in
+// the one commit; a job that cannot be rendered does not stop the payment
+// being saved; a job already queued is not rendered again.
+func TestJobsDue(t *testing.T) {
+	s := open(t)
+	renders := 0
+	s.SetJobsDue(func(p *payflow.Payment) []printer.DueJob {
+		if p.State != payflow.StatePaid {
+			return nil
+		}
+		return []printer.DueJob{
+			{ID: "payment/" + p.ID, Render: func() (*printer.Job, error) {
+				renders++
+				return &printer.Job{ID: "payment/" + p.ID, PaymentID: p.ID, State: printer.JobPending, Data: []byte("receipt")}, nil
+			}},
+			{ID: "broken/" + p.ID, Render: func() (*printer.Job, error) { return nil, errors.New("no font") }},
+		}
+	})
+	p := payment("pay_due", "D1", day1, payflow.StatePaying)
+	_, err := s.Create(p)
+	require.NoError(t, err)
+	has, err := s.HasJob("payment/pay_due")
+	require.NoError(t, err)
+	assert.False(t, has, "not paid: no receipt")
+
+	before := s.Commits()
+	p.State = payflow.StatePaid
+	require.NoError(t, s.Save(p))
+	assert.Equal(t, uint64(1), s.Commits()-before, "the payment and its receipt in one commit")
+	has, err = s.HasJob("payment/pay_due")
+	require.NoError(t, err)
+	assert.True(t, has)
+	has, _ = s.HasJob("broken/pay_due")
+	assert.False(t, has, "a job that cannot be rendered is left out")
+	got, err := s.Get("pay_due")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePaid, got.State, "saved whatever the job")
+
+	require.NoError(t, s.Save(p))
+	assert.Equal(t, 1, renders, "rendered once")
+	j, pending, err := s.NextJob()
+	require.NoError(t, err)
+	assert.Equal(t, 1, pending)
+	assert.Equal(t, "receipt", string(j.Data))
 }

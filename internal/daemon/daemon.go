@@ -174,6 +174,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// A paid payment's receipt is queued in the transaction that records
+	// it paid: one commit for both.
+	st.SetJobsDue(queue.DueReceipts)
 	queue.OnState = func(ps printer.State) {
 		bus.Publish(payflow.Event{Type: payflow.EventDevice, At: ps.Since, Device: &events.DeviceEvent{Name: "printer", Kind: "printer", State: ps.State, Detail: ps.Detail}})
 	}
