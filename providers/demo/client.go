@@ -89,21 +89,28 @@ func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome
 	if err != nil {
 		return o, err
 	}
+	o.Kind = placed(resp)
+	return o, nil
+}
+
+// placed is the kind of an answer to a request that places an order (a
+// pay, a precreate).
+func placed(resp response) payflow.Kind {
 	switch resp.Result {
 	case "SUCCESS":
-		o.Kind = payflow.Succeeded
+		return payflow.Succeeded
 	case "FAIL":
-		o.Kind = payflow.Failed
 		if resp.Code == "ORDER_NO_CONFLICT" {
-			// The number is taken, and posd sends a pay once: not our order.
-			o.Kind = payflow.Conflict
+			// The number is taken, and posd places an order once: not ours.
+			return payflow.Conflict
 		}
+		return payflow.Failed
 	case "IN_PROGRESS":
-		o.Kind = payflow.InProgress
+		return payflow.InProgress
 	case "ERROR":
-		o.Kind = payflow.Broken
+		return payflow.Broken
 	}
-	return o, nil
+	return payflow.Unknown
 }
 
 // Precreate places an order the customer pays by scanning the returned QR
@@ -116,15 +123,7 @@ func (c *Client) Precreate(ctx context.Context, r payflow.PayRequest) (string, p
 	if err != nil {
 		return "", o, err
 	}
-	switch resp.Result {
-	case "SUCCESS":
-		o.Kind = payflow.Succeeded
-	case "FAIL":
-		o.Kind = payflow.Failed
-		if resp.Code == "ORDER_NO_CONFLICT" {
-			o.Kind = payflow.Conflict
-		}
-	}
+	o.Kind = placed(resp)
 	if resp.Order == nil {
 		return "", o, nil
 	}

@@ -271,14 +271,11 @@ func (g *Gateway) pay(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	if !validOrder(w, req.OrderNo, req.Amount) {
+		return
+	}
 	wallet, err := paycode.Classify(req.AuthCode)
 	switch {
-	case req.OrderNo == "" || len(req.OrderNo) > 32:
-		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "order_no is required, at most 32 characters"})
-		return
-	case req.Amount < 1 || req.Amount > 9999999999:
-		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "amount must be 1..9999999999 fen"})
-		return
 	case err != nil:
 		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_AUTH_CODE", Message: err.Error()})
 		return
@@ -466,15 +463,7 @@ func (g *Gateway) refundLocked(o *Order, req refundRequest) response {
 // precreate places an order the customer pays by scanning its QR code.
 func (g *Gateway) precreate(w http.ResponseWriter, r *http.Request) {
 	var req precreateRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	switch {
-	case req.OrderNo == "" || len(req.OrderNo) > 32:
-		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "order_no is required, at most 32 characters"})
-		return
-	case req.Amount < 1 || req.Amount > 9999999999:
-		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "amount must be 1..9999999999 fen"})
+	if !decodeBody(w, r, &req) || !validOrder(w, req.OrderNo, req.Amount) {
 		return
 	}
 	g.mu.Lock()
@@ -518,4 +507,18 @@ func (g *Gateway) CustomerScan(orderNo string) error {
 	o.Status = StatusPaid
 	g.saveLocked()
 	return nil
+}
+
+// validOrder answers INVALID_PARAMS for an order number or amount the
+// gateway would refuse, and reports whether they are good.
+func validOrder(w http.ResponseWriter, orderNo string, amount int64) bool {
+	switch {
+	case orderNo == "" || len(orderNo) > 32:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "order_no is required, at most 32 characters"})
+		return false
+	case amount < 1 || amount > 9999999999:
+		writeJSON(w, http.StatusOK, response{Result: "FAIL", Code: "INVALID_PARAMS", Message: "amount must be 1..9999999999 fen"})
+		return false
+	}
+	return true
 }
