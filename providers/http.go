@@ -8,9 +8,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+	"time"
 
 	"github.com/tillworks/posd/payflow"
 )
@@ -40,6 +42,29 @@ func (e *GatewayError) Error() string {
 
 // maxResponse bounds what posd reads of a gateway's answer.
 const maxResponse = 1 << 20
+
+// NewHTTPClient is the HTTP client a gateway client uses unless it is given
+// one: the environment's proxy, bounded dials and TLS handshakes, a few
+// idle connections kept, at most MaxConnsPerHost open.
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 4,
+		MaxConnsPerHost:     MaxConnsPerHost,
+		IdleConnTimeout:     90 * time.Second,
+	}}
+}
+
+// Operator is the operator id a gateway is sent: the cashier, else the
+// till, clipped to the gateway's 32 characters.
+func Operator(op, tillID string) string {
+	if op == "" {
+		op = tillID
+	}
+	return Clip(op, 32)
+}
 
 // MaxConnsPerHost caps the connections a gateway client opens to its
 // gateway. The engine already bounds the calls of work resumed at start

@@ -32,12 +32,7 @@ func NewClient(baseURL string, callTimeout time.Duration) *Client {
 	return &Client{
 		base:        strings.TrimRight(baseURL, "/"),
 		callTimeout: callTimeout,
-		http: &http.Client{Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 4,
-			MaxConnsPerHost:     providers.MaxConnsPerHost,
-			IdleConnTimeout:     60 * time.Second,
-		}, Timeout: 0},
+		http:        providers.NewHTTPClient(),
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,14 +86,7 @@ func New(opt Options) (*Client, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.HTTP == nil {
-		opt.HTTP = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConnsPerHost: 4,
-			MaxConnsPerHost:     providers.MaxConnsPerHost,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		opt.HTTP = providers.NewHTTPClient()
 	}
 	loc, err := Location(opt.TimeZone)
 	if err != nil {
@@ -214,12 +206,7 @@ func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
 	return o
 }
 
-func (c *Client) operator(op string) string {
-	if op == "" {
-		op = c.opt.TillID
-	}
-	return providers.Clip(op, 32)
-}
+func (c *Client) operator(op string) string { return providers.Operator(op, c.opt.TillID) }
 
 // Pay charges the scanned code (/order, held up to 80 s by the gateway).
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,7 +72,7 @@ func New(opt Options) (*Client, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.HTTP == nil {
-		opt.HTTP = newHTTPClient()
+		opt.HTTP = providers.NewHTTPClient()
 	}
 	t, err := opt.Terminal.Load()
 	if errors.Is(err, ErrNotActivated) && opt.Initial.SN != "" && opt.Initial.Key != "" {
@@ -93,17 +92,6 @@ func New(opt Options) (*Client, error) {
 			"configured", opt.Initial.SN, "saved", t.SN, "file", opt.Terminal.Path)
 	}
 	return &Client{opt: opt, http: opt.HTTP, term: t}, nil
-}
-
-func newHTTPClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 4,
-		MaxConnsPerHost:     providers.MaxConnsPerHost,
-		IdleConnTimeout:     90 * time.Second,
-	}}
 }
 
 // PayHold is how long one pay request may take (pay_request_timeout):
@@ -233,12 +221,7 @@ func outcome(call string, env *envelope, raw []byte) payflow.Outcome {
 	return o
 }
 
-func (c *Client) operator(op string) string {
-	if op == "" {
-		op = c.opt.TillID
-	}
-	return providers.Clip(op, 32)
-}
+func (c *Client) operator(op string) string { return providers.Operator(op, c.opt.TillID) }
 
 // Pay charges the customer's code (B scans C).
 func (c *Client) Pay(ctx context.Context, r payflow.PayRequest) (payflow.Outcome, error) {
@@ -453,7 +436,7 @@ func Activate(ctx context.Context, hc *http.Client, a Activation, f TerminalFile
 		}
 	}
 	if hc == nil {
-		hc = newHTTPClient()
+		hc = providers.NewHTTPClient()
 	}
 	base := strings.TrimRight(a.BaseURL, "/")
 	if base == "" {

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -94,14 +93,7 @@ func New(opt Options) (*Client, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.HTTP == nil {
-		opt.HTTP = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConnsPerHost: 4,
-			MaxConnsPerHost:     providers.MaxConnsPerHost,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+		opt.HTTP = providers.NewHTTPClient()
 	}
 	c := &Client{opt: opt, inDoubt: map[string]bool{}, cancels: map[string]string{}}
 	for _, id := range opt.InDoubtIDs {
