@@ -291,12 +291,29 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	if qr != nil {
 		// Answer with the code to show, once the gateway has placed the
 		// order (or said it cannot).
-		ctx, cancel := context.WithTimeout(r.Context(), orderAnswerWait)
-		defer cancel()
-		if got, err := s.eng.AwaitOrder(ctx, p.ID); err == nil {
-			p = got
-		}
+		p = s.awaitOrder(r, p)
 	}
+	answerCreated(w, p, created)
+}
+
+// orderAnswerWait bounds how long a QR payment or a mini-program order
+// waits for the gateway to place the order before it is answered.
+const orderAnswerWait = 15 * time.Second
+
+// awaitOrder is payment p once its gateway has answered the order's
+// placing, or as it is when orderAnswerWait runs out.
+func (s *Server) awaitOrder(r *http.Request, p *payflow.Payment) *payflow.Payment {
+	ctx, cancel := context.WithTimeout(r.Context(), orderAnswerWait)
+	defer cancel()
+	if got, err := s.eng.AwaitOrder(ctx, p.ID); err == nil {
+		return got
+	}
+	return p
+}
+
+// answerCreated answers a create: 201 with the new payment, 200 with the
+// one the order already had.
+func answerCreated(w http.ResponseWriter, p *payflow.Payment, created bool) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -304,10 +321,6 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", "/v1/payments/"+p.ID)
 	writeJSON(w, status, p)
 }
-
-// orderAnswerWait bounds how long POST /v1/miniprogram-orders waits for
-// the gateway to place the order.
-const orderAnswerWait = 15 * time.Second
 
 func (s *Server) createMiniProgramOrder(w http.ResponseWriter, r *http.Request) {
 	n, m, window, err := DecodeMiniProgramOrder(r.Body)
@@ -320,17 +333,7 @@ func (s *Server) createMiniProgramOrder(w http.ResponseWriter, r *http.Request) 
 		s.engineError(w, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), orderAnswerWait)
-	defer cancel()
-	if got, err := s.eng.AwaitOrder(ctx, p.ID); err == nil {
-		p = got
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	w.Header().Set("Location", "/v1/payments/"+p.ID)
-	writeJSON(w, status, p)
+	answerCreated(w, s.awaitOrder(r, p), created)
 }
 
 // waitParam reads ?wait=N, seconds to long-poll, 0..60.

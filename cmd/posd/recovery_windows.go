@@ -15,6 +15,14 @@ import (
 // ensureRecovery sets the posd service to restart on failure. The MSI
 // cannot (wixl has no ServiceConfig), so the service sets it itself.
 func ensureRecovery() error {
+	return withService(func(s *mgr.Service) error {
+		restart := mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: 5 * time.Second}
+		return s.SetRecoveryActions([]mgr.RecoveryAction{restart, restart, restart}, 600)
+	})
+}
+
+// withService runs f on the installed posd service.
+func withService(f func(s *mgr.Service) error) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return err
@@ -25,8 +33,7 @@ func ensureRecovery() error {
 		return err
 	}
 	defer s.Close()
-	restart := mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: 5 * time.Second}
-	return s.SetRecoveryActions([]mgr.RecoveryAction{restart, restart, restart}, 600)
+	return f(s)
 }
 
 // ensureQuotedPath quotes the service's command line where Windows
@@ -34,40 +41,32 @@ func ensureRecovery() error {
 // reads and changes the binary path only (QueryServiceConfig,
 // ChangeServiceConfig with everything else unchanged).
 func ensureQuotedPath() error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return err
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService("posd")
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	var need uint32
-	windows.QueryServiceConfig(s.Handle, nil, 0, &need)
-	if need == 0 {
-		need = 8192
-	}
-	buf := make([]byte, need)
-	qc := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&buf[0]))
-	if err := windows.QueryServiceConfig(s.Handle, qc, need, &need); err != nil {
-		return fmt.Errorf("reading the service's configuration: %w", err)
-	}
-	line := windows.UTF16PtrToString(qc.BinaryPathName)
-	quoted := quoteImagePath(line)
-	if quoted == line {
+	return withService(func(s *mgr.Service) error {
+		var need uint32
+		windows.QueryServiceConfig(s.Handle, nil, 0, &need)
+		if need == 0 {
+			need = 8192
+		}
+		buf := make([]byte, need)
+		qc := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&buf[0]))
+		if err := windows.QueryServiceConfig(s.Handle, qc, need, &need); err != nil {
+			return fmt.Errorf("reading the service's configuration: %w", err)
+		}
+		line := windows.UTF16PtrToString(qc.BinaryPathName)
+		quoted := quoteImagePath(line)
+		if quoted == line {
+			return nil
+		}
+		p, err := windows.UTF16PtrFromString(quoted)
+		if err != nil {
+			return err
+		}
+		const noChange = windows.SERVICE_NO_CHANGE
+		if err := windows.ChangeServiceConfig(s.Handle, noChange, noChange, noChange, p, nil, nil, nil, nil, nil, nil); err != nil {
+			return fmt.Errorf("quoting the service's ImagePath: %w", err)
+		}
 		return nil
-	}
-	p, err := windows.UTF16PtrFromString(quoted)
-	if err != nil {
-		return err
-	}
-	const noChange = windows.SERVICE_NO_CHANGE
-	if err := windows.ChangeServiceConfig(s.Handle, noChange, noChange, noChange, p, nil, nil, nil, nil, nil, nil); err != nil {
-		return fmt.Errorf("quoting the service's ImagePath: %w", err)
-	}
-	return nil
+	})
 }
 
 // quoteImagePath returns a Windows service command line whose program path
