@@ -216,5 +216,5 @@ func (e *Engine) finishSwitch(p *Payment, in Input) {
 	}
 	name := e.gws.route(s.channel)
 	e.stepLoggedLocked(p.ID, TrigSwitched, Input{Outcome: in.Outcome, Code: s.code, Channel: s.channel, Gateway: name, Account: account(e.gws.ByName[name]), OrderNo: orderNo,
-		Note: fmt.Sprintf("the QR order is certainly unpaid; paying with the scanned code through %s as order number %s", name, orderNo)})
+		Note: fmt.Sprintf("QR order %s is certainly unpaid; paying with the scanned code through %s as order number %s", p.GatewayOrderNo, name, orderNo)})
 }

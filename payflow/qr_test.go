@@ -323,3 +323,32 @@ func TestQRScanSwitches(t *testing.T) {
 	assert.Equal(t, 1, gw.count("pay"))
 	assert.Equal(t, "1345**********6789", p.AuthCodeMasked)
 }
+
+// TestQRDiskFull: with the journal refusing writes, a QR payment is
+// refused and nothing reaches the gateway; a switch to a code is refused
+// and the QR payment stays as it was.
+func TestQRDiskFull(t *testing.T) {
+	gw := &fakeGateway{precreate: shown, query: answer(payflow.InProgress), close: answer(payflow.Succeeded)}
+	h := newHarness(t, gw)
+	q := h.untilState(h.qr("Q1", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+	h.j.failing.Store(true)
+	_, _, err := h.eng.CreateQRPayment(payflow.NewPayment{OrderID: "Q2", Amount: 1000}, "", time.Minute)
+	assert.ErrorIs(t, err, errDiskFull)
+	_, _, err = h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: wechat})
+	assert.ErrorIs(t, err, errDiskFull)
+	h.j.failing.Store(false)
+	assert.Equal(t, 1, gw.count("precreate"), "the refused QR payment was never placed")
+	assert.Zero(t, gw.count("close"), "the refused switch closed nothing")
+	p, err := h.st.Get(q.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateAwaitingCustomer, p.State)
+	assert.False(t, p.SwitchRequested)
+	_, err = h.st.ByOrder("Q2")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	// The switch asked again once the disk has room goes through.
+	_, _, err = h.eng.CreatePayment(payflow.NewPayment{OrderID: "Q1", Amount: 1000, AuthCode: wechat})
+	require.NoError(t, err)
+	p = h.untilState(q.ID, payflow.StatePaid)
+	assert.Equal(t, 1, gw.count("pay"))
+	assert.Contains(t, p.History[len(p.History)-2].Note, "QR order "+q.GatewayOrderNo+" is certainly unpaid", "the closed order's number stays in the history")
+}
