@@ -51,6 +51,9 @@ type Report struct {
 	Jobs     int // receipts queued (printed or not) that the journal remembers
 	Warnings []string
 	Problems []string
+	// Sealed says the journal was as a clean close left it (see Open):
+	// only its meta pages and open payments were read.
+	Sealed bool
 }
 
 // Verify checks the journal at path without writing to it: that the file
@@ -62,7 +65,30 @@ type Report struct {
 // A damaged file is an error wrapping *DamagedError; a file another
 // process holds is a plain error.
 func Verify(path string, full bool) (Report, error) {
-	var r Report
+	depth := checkQuick
+	if full {
+		depth = checkFull
+	}
+	return verify(path, depth)
+}
+
+// checkDepth is how much of the journal a check reads.
+type checkDepth int
+
+const (
+	// checkSealed reads the meta pages and what recovery reads: for a
+	// journal as a clean Close left it (see seal).
+	checkSealed checkDepth = iota
+	// checkQuick also reads every page and bbolt's consistency: before a
+	// start after a crash, or of a journal posd did not close.
+	checkQuick
+	// checkFull also decodes every record and index entry (posd journal
+	// check).
+	checkFull
+)
+
+func verify(path string, depth checkDepth) (Report, error) {
+	r := Report{Sealed: depth == checkSealed}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return r, fmt.Errorf("store: %w", err)
@@ -88,7 +114,9 @@ func Verify(path string, full bool) (Report, error) {
 	// Every page bbolt would read, checked from the file's bytes first:
 	// bbolt's own check reads keys in a goroutine of its own, where a
 	// damaged offset would crash the process instead of being reported.
-	if p := checkPages(path, pageSize, use); len(p) > 0 {
+	if depth == checkSealed {
+		// fall through to the open index only
+	} else if p := checkPages(path, pageSize, use); len(p) > 0 {
 		return damaged(p...)
 	}
 	err = guarded(func() error {
@@ -102,6 +130,10 @@ func Verify(path string, full bool) (Report, error) {
 		}
 		defer db.Close()
 		return db.View(func(tx *bolt.Tx) error {
+			if depth == checkSealed {
+				r.Problems = append(r.Problems, checkIndexes(tx, depth, &r)...)
+				return nil
+			}
 			r.Problems = append(r.Problems, walk(tx)...)
 			if len(r.Problems) > 0 {
 				return nil // bbolt's own check could fault on what the walk found
@@ -110,7 +142,7 @@ func Verify(path string, full bool) (Report, error) {
 				r.Problems = append(r.Problems, "bbolt: "+err.Error())
 			}
 			if len(r.Problems) == 0 {
-				r.Problems = append(r.Problems, checkIndexes(tx, full, &r)...)
+				r.Problems = append(r.Problems, checkIndexes(tx, depth, &r)...)
 			}
 			return nil
 		})
@@ -261,7 +293,8 @@ func walkBucket(b *bolt.Bucket, name string) error {
 // checkIndexes holds posd's own indexes against the records: every open
 // payment (what recovery resumes) and every order must lead to a readable
 // payment of that order. full reads every payment too.
-func checkIndexes(tx *bolt.Tx, full bool, r *Report) (problems []string) {
+func checkIndexes(tx *bolt.Tx, depth checkDepth, r *Report) (problems []string) {
+	full := depth == checkFull
 	for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
 		if tx.Bucket(b) == nil {
 			problems = append(problems, fmt.Sprintf("bucket %q is missing", b))
@@ -292,6 +325,9 @@ func checkIndexes(tx *bolt.Tx, full bool, r *Report) (problems []string) {
 		}
 		return nil
 	})
+	if depth == checkSealed {
+		return problems
+	}
 	tx.Bucket(bucketOrders).ForEach(func(k, v []byte) error {
 		if !full {
 			if pays.Get(v) == nil {

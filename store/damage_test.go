@@ -324,3 +324,110 @@ func TestRandomDamage(t *testing.T) {
 		store.Recover(path, filepath.Join(t.TempDir(), "r.db"))
 	}
 }
+
+// TestSeal: a clean Close seals the journal, and the next start reads only
+// its meta pages and open payments; anything that may have changed the
+// file since (a commit whose seal removal a crash lost, a torn meta page,
+// a touched or replaced file, a seal from elsewhere) gets the check of
+// every page, which still refuses damage.
+func TestSeal(t *testing.T) {
+	good := goodJournal(t, 50)
+	sealBytes, err := os.ReadFile(good + ".sealed")
+	require.NoError(t, err, "a clean close seals the journal")
+
+	// written: the journal as a power cut after one more commit leaves it,
+	// with the seal whose removal at the start was lost.
+	written := func(t *testing.T) string {
+		at := copyKeepingTime(t, good)
+		require.NoError(t, os.WriteFile(at+".sealed", sealBytes, 0o600))
+		s, rep, err := store.OpenChecked(at)
+		require.NoError(t, err)
+		require.True(t, rep.Sealed)
+		_, err = os.Stat(at + ".sealed")
+		require.ErrorIs(t, err, os.ErrNotExist, "the seal goes when the journal opens for writing")
+		_, err = s.Create(payment("pay_more", "order-more", day1, payflow.StatePaid))
+		require.NoError(t, err)
+		b, err := os.ReadFile(at) // every commit is synced: this is what the disk holds
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+		path := filepath.Join(t.TempDir(), "posd.db")
+		require.NoError(t, os.WriteFile(path, b, 0o600))
+		return path
+	}
+	for _, tc := range []struct {
+		name   string
+		path   func(t *testing.T) string
+		seal   func() []byte
+		sealed bool
+	}{
+		{"as closed", func(t *testing.T) string { return copyKeepingTime(t, good) }, func() []byte { return sealBytes }, true},
+		{"no seal (a crash)", func(t *testing.T) string { return copyKeepingTime(t, good) }, nil, false},
+		{"committed to since", written, func() []byte { return sealBytes }, false},
+		{"touched", func(t *testing.T) string {
+			path := copyKeepingTime(t, good)
+			require.NoError(t, os.Chtimes(path, time.Now(), time.Now().Add(time.Hour)))
+			return path
+		}, func() []byte { return sealBytes }, false},
+		{"a meta page torn, its time kept", func(t *testing.T) string {
+			path := copyKeepingTime(t, good)
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte{0xff}, 4096+60)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			require.NoError(t, os.Chtimes(path, fi.ModTime(), fi.ModTime()))
+			return path
+		}, func() []byte { return sealBytes }, false},
+		{"the seal unreadable", func(t *testing.T) string { return copyKeepingTime(t, good) }, func() []byte { return sealBytes[:len(sealBytes)/2] }, false},
+		{"another journal's seal", func(t *testing.T) string { return copyKeepingTime(t, goodJournal(t, 49)) }, func() []byte { return sealBytes }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tc.path(t)
+			if tc.seal != nil {
+				require.NoError(t, os.WriteFile(path+".sealed", tc.seal(), 0o600))
+			}
+			s, rep, err := store.OpenChecked(path)
+			require.NoError(t, err)
+			assert.Equal(t, tc.sealed, rep.Sealed)
+			open, err := s.Open()
+			require.NoError(t, err)
+			assert.NotEmpty(t, open)
+			require.NoError(t, s.Close())
+		})
+	}
+
+	// A page damaged after a commit the seal predates is refused, as
+	// without a seal.
+	t.Run("committed to since, then damaged", func(t *testing.T) {
+		path := written(t)
+		require.NoError(t, os.WriteFile(path+".sealed", sealBytes, 0o600))
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		used := usedBytes(t, path)
+		for pg := 2; pg*4096 < used; pg++ {
+			for i := 8; i < 16; i++ {
+				b[pg*4096+i] = 0xff
+			}
+		}
+		require.NoError(t, os.WriteFile(path, b, 0o600))
+		_, _, err = store.OpenChecked(path)
+		var de *store.DamagedError
+		require.ErrorAs(t, err, &de)
+	})
+}
+
+// copyKeepingTime copies a journal (without its seal) into a new
+// directory with its modification time, as cp -p does.
+func copyKeepingTime(t *testing.T, from string) string {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	fi, err := os.Stat(from)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	require.NoError(t, os.Chtimes(path, fi.ModTime(), fi.ModTime()))
+	return path
+}

@@ -187,8 +187,10 @@ func (s *Store) updateSolo(fn func(*bolt.Tx) error) error {
 
 // Open opens (creating if needed) the journal at path with mode 0600. It
 // fails after a second if another process holds the file. An existing
-// file is first checked read-only (Verify): a damaged one is refused with
-// an error wrapping *DamagedError and is not written to.
+// file is first checked read-only (Verify; only its meta pages and open
+// payments when a clean Close sealed it and nothing has touched it
+// since): a damaged one is refused with an error wrapping *DamagedError
+// and is not written to.
 func Open(path string) (*Store, error) {
 	s, _, err := OpenChecked(path)
 	return s, err
@@ -202,12 +204,17 @@ func OpenChecked(path string) (*Store, Report, error) {
 	case err == nil && fi.IsDir():
 		return nil, rep, fmt.Errorf("store: the journal %s is a directory", path)
 	case err == nil:
-		if rep, err = Verify(path, false); err != nil {
+		depth := checkQuick
+		if sealed(path) {
+			depth = checkSealed
+		}
+		if rep, err = verify(path, depth); err != nil {
 			return nil, rep, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, rep, fmt.Errorf("store: %w", err)
 	}
+	unseal(path)
 	s, err := open(path)
 	return s, rep, err
 }
@@ -319,12 +326,22 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 	return n, err
 }
 
-// Close closes the database.
+// Close closes the database and seals it (see seal), so that the next
+// start need not read every page again. A seal that cannot be written
+// costs only that.
 func (s *Store) Close() error {
 	s.closed.Store(true)
-	s.closeOnce.Do(func() { close(s.stop) })
+	first := false
+	s.closeOnce.Do(func() { close(s.stop); first = true })
 	<-s.committed
-	return s.db.Close()
+	path := s.db.Path()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if first {
+		writeSeal(path)
+	}
+	return nil
 }
 
 // Path returns the database file's path.
@@ -571,6 +588,9 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) 
 	for ctx.Err() == nil {
 		var walked int
 		err = s.updateSolo(func(tx *bolt.Tx) error {
+			// The pages the last batch read leave posd's resident memory:
+			// a backlog walks the whole journal.
+			s.dropMappedIn(tx)
 			days := tx.Bucket(bucketDays)
 			var doomed [][]byte
 			c := days.Cursor()

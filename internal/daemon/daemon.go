@@ -134,6 +134,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	started := time.Now()
 	st, rep, err := store.OpenChecked(JournalFile(cfg.DataDir))
 	if err != nil {
 		return err
@@ -141,6 +142,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer st.Close()
 	for _, w := range rep.Warnings {
 		log.Warn("journal: "+w, "journal", st.Path())
+	}
+	if rep.Size > 0 && !rep.Sealed {
+		log.Info("journal: not as posd last closed it (a crash, a power cut, a restored or copied file): every page was checked before the start",
+			"journal", st.Path(), "bytes", rep.Size, "took", time.Since(started).Round(time.Millisecond))
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
