@@ -109,11 +109,14 @@ type Printer struct {
 	Drawer   bool   `toml:"drawer"`    // open the cash drawer with each payment receipt
 	// PrintQRSlips prints a QR payment's code on a slip for the customer
 	// to scan, for tills without a customer display.
-	PrintQRSlips bool     `toml:"print_qr_slips"`
-	Logo         string   `toml:"logo"` // a black-and-white PNG printed at the top
-	StoreName    string   `toml:"store_name"`
-	Header       []string `toml:"header"`
-	Footer       []string `toml:"footer"`
+	PrintQRSlips bool   `toml:"print_qr_slips"`
+	Logo         string `toml:"logo"` // a black-and-white PNG printed at the top
+	// LogoInPrinter stores the logo in the printer's NV graphics memory
+	// and prints it from there (profiles with NV graphics only).
+	LogoInPrinter bool     `toml:"logo_in_printer"`
+	StoreName     string   `toml:"store_name"`
+	Header        []string `toml:"header"`
+	Footer        []string `toml:"footer"`
 }
 
 // Duration is a time.Duration written as "5s", "2m".

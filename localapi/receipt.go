@@ -69,7 +69,8 @@ func (s *Server) reprint(w http.ResponseWriter, r *http.Request) {
 }
 
 // getReceipt shows a receipt: ?format=text (default), png or escpos. All
-// three come from the bytes the printer is sent.
+// three come from the bytes the printer is sent (text and png with the
+// logo the printer keeps, when it keeps one).
 func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	p, ref, ok := s.receiptTarget(w, r, q.Get("refund_id"))
@@ -92,7 +93,14 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 		s.badRequest(w, errors.New("format must be text, png or escpos"))
 		return
 	}
-	doc, err := printer.Interpret(data)
+	// A logo kept in the printer is printed by reference: the preview
+	// reads its definition first, as the printer holds it.
+	def, err := l.LogoDefinition()
+	if err != nil {
+		s.engineError(w, err)
+		return
+	}
+	doc, err := printer.Interpret(append(def, data...))
 	if err != nil {
 		s.engineError(w, err)
 		return

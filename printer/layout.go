@@ -46,6 +46,11 @@ type Layout struct {
 	Footer    []string
 	Drawer    bool        // pulse the cash drawer after a payment receipt
 	Logo      image.Image // printed at the top, at most the paper's width in dots
+	// LogoInPrinter keeps the logo in the printer's NV graphics memory
+	// (the profile's NVGraphics): receipts print it by reference, and the
+	// queue writes it into the printer (LogoDefinition) when it is not
+	// known to be there.
+	LogoInPrinter bool
 	// Profile is what the printer can do (zero: DefaultProfile's); QR,
 	// when set, overrides its QR mode.
 	Profile Profile
@@ -219,9 +224,7 @@ func (l Layout) Receipt(p *payflow.Payment, r *payflow.Refund, reprint bool) ([]
 	rule := strings.Repeat("-", cols)
 
 	e.Init().Align(Center)
-	if l.Logo != nil && l.Logo.Bounds().Dx() <= l.Paper.Dots {
-		e.Raster(l.Logo)
-	}
+	l.logo(e)
 	if l.StoreName != "" {
 		e.Bold(true).Size(2, 2)
 		lines(wrap(l.StoreName, cols/2))
@@ -406,6 +409,34 @@ func LoadLogo(path string, p Paper) (image.Image, error) {
 	return img, nil
 }
 
+// logo prints the logo at the top: by reference when the printer keeps it.
+func (l Layout) logo(e *Encoder) {
+	switch {
+	case l.Logo == nil || l.Logo.Bounds().Dx() > l.Paper.Dots:
+	case l.LogoInPrinter:
+		e.PrintNVLogo()
+	default:
+		e.Raster(l.Logo)
+	}
+}
+
+// LogoDefinition is what writes the logo into the printer's NV graphics
+// memory, or nil when the layout sends its logo with every receipt.
+func (l Layout) LogoDefinition() ([]byte, error) {
+	if !l.LogoInPrinter || l.Logo == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	e := NewEncoder(&buf, l.Charset)
+	if err := e.DefineNVLogo(l.Logo); err != nil {
+		return nil, err
+	}
+	if err := e.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // TestPage renders a page that shows what the printer can do and what
 // posd assumes of it: the profile, its columns, QR mode, cutter, drawer and
 // font, a ruler, Chinese, a line with the characters that print wider than
@@ -463,6 +494,13 @@ func (l Layout) TestPage() ([]byte, error) {
 		e.Code128("POSD-TEST-123").LF()
 	} else {
 		e.Text("Code 128: 此型号不支持").LF()
+	}
+	if l.LogoInPrinter && l.Logo != nil {
+		// The logo as receipts print it, from the printer's memory: a
+		// blank here means the printer does not hold it.
+		e.Align(Center).Text("存储标志 logo kept in printer:").LF()
+		l.logo(e)
+		e.LF()
 	}
 	l.end(e)
 	if err := e.Flush(); err != nil {

@@ -77,6 +77,7 @@ type interpState struct {
 	qrData    string
 	lines     []DocLine
 	lineAlign Alignment
+	nv        map[[2]byte]*image.Gray // NV graphics defined earlier in the stream
 }
 
 func (s *interpState) decoder() *encoding.Decoder {
@@ -264,6 +265,9 @@ func (s *interpState) gsCommand(b []byte, i int) (int, error) {
 	case 'H', 'h', 'w':
 		return 3, nil
 	case '(':
+		if i+5 <= len(b) && b[i+2] == 'L' {
+			return s.graphics(b, i)
+		}
 		if i+5 > len(b) || b[i+2] != 'k' {
 			return 0, short
 		}
@@ -313,6 +317,62 @@ func (s *interpState) gsCommand(b []byte, i int) (int, error) {
 		return 8 + wb*h, nil
 	}
 	return 0, fmt.Errorf("printer: preview: unknown command GS 0x%02x at byte %d", b[i+1], i)
+}
+
+// graphics reads GS ( L at b[i]: function 66 (delete an NV image), 67
+// (define one, raster, one colour) and 69 (print one). An image printed
+// by a key the stream did not define is one the printer keeps: it shows
+// as a labelled block.
+func (s *interpState) graphics(b []byte, i int) (int, error) {
+	n := int(b[i+3]) | int(b[i+4])<<8
+	if n < 2 || i+5+n > len(b) || b[i+5] != 48 {
+		return 0, fmt.Errorf("printer: preview: GS ( L at byte %d is cut short or not one posd sends", i)
+	}
+	p := b[i+5 : i+5+n] // m fn ...
+	bad := fmt.Errorf("printer: preview: GS ( L function %d at byte %d is not one posd sends", p[1], i)
+	switch p[1] {
+	case 66:
+		if n != 4 {
+			return 0, bad
+		}
+		delete(s.nv, [2]byte{p[2], p[3]})
+	case 67:
+		if n < 12 || p[2] != 48 || p[5] != 1 || p[10] != 49 {
+			return 0, bad
+		}
+		w, h := int(p[6])|int(p[7])<<8, int(p[8])|int(p[9])<<8
+		wb := (w + 7) / 8
+		if w == 0 || h == 0 || 11+wb*h != n {
+			return 0, bad
+		}
+		img := image.NewGray(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
+				c := color.Gray{255}
+				if p[11+y*wb+x/8]&(0x80>>(x%8)) != 0 {
+					c = color.Gray{0}
+				}
+				img.SetGray(x, y, c)
+			}
+		}
+		if s.nv == nil {
+			s.nv = map[[2]byte]*image.Gray{}
+		}
+		s.nv[[2]byte{p[3], p[4]}] = img
+	case 69:
+		if n != 6 {
+			return 0, bad
+		}
+		key := [2]byte{p[2], p[3]}
+		if img := s.nv[key]; img != nil {
+			s.block("image", fmt.Sprintf("%dx%d", img.Bounds().Dx(), img.Bounds().Dy()), img)
+		} else {
+			s.block("logo", "kept in the printer as "+string(key[:]), nil)
+		}
+	default:
+		return 0, bad
+	}
+	return 5 + n, nil
 }
 
 // Text renders the document as plain text on cols columns: double-width

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"image"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -298,6 +299,7 @@ func TestInterpretRejectsGarbage(t *testing.T) {
 func FuzzInterpret(f *testing.F) {
 	f.Add([]byte{0x1b, '@', 0x1c, '&', 0xd6, 0xd0, '\n'})
 	f.Add([]byte{0x1d, 'v', '0', 0, 1, 0, 1, 0, 0xff})
+	f.Add([]byte{0x1d, '(', 'L', 13, 0, 48, 67, 48, 'P', 'L', 1, 8, 0, 2, 0, 49, 0x81, 0x10, 0x1d, '(', 'L', 6, 0, 48, 69, 'P', 'L', 1, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		doc, err := printer.Interpret(b)
 		if err != nil {
@@ -533,4 +535,68 @@ func TestQRSlipGolden(t *testing.T) {
 	}
 	_, err := layout(t, 58).QRSlip(&payflow.Payment{ID: "p", Method: payflow.MethodQR, QR: &payflow.QR{}})
 	assert.Error(t, err)
+}
+
+// TestNVLogo: a logo kept in the printer's NV graphics memory is defined
+// with GS ( L functions 66 and 67 (the bytes worked out here from Epson's
+// command reference, not taken from the encoder) and printed by reference
+// with function 69; the receipt is that much shorter, and the preview
+// draws the same logo as from the raster once it has read the definition.
+func TestNVLogo(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 10, 2))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	img.SetGray(0, 0, color.Gray{0}) // row 0: dot 0 -> 0x80 0x00
+	img.SetGray(9, 1, color.Gray{0}) // row 1: dot 9 -> 0x00 0x40
+	var buf bytes.Buffer
+	e := printer.NewEncoder(&buf, printer.Charset{})
+	require.NoError(t, e.DefineNVLogo(img))
+	e.PrintNVLogo()
+	require.NoError(t, e.Flush())
+	want := []byte{
+		0x1d, '(', 'L', 4, 0, 48, 66, 'P', 'L', // delete what "PL" held
+		0x1d, '(', 'L', 15, 0, 48, 67, 48, 'P', 'L', 1, 10, 0, 2, 0, 49, // define: 11 + 4 bytes, 10x2 dots, colour 1
+		0x80, 0x00, 0x00, 0x40,
+		0x1d, '(', 'L', 6, 0, 48, 69, 'P', 'L', 1, 1, // print at normal size
+	}
+	assert.Equal(t, want, buf.Bytes())
+
+	for _, big := range []image.Rectangle{image.Rect(0, 0, 576, 1000), image.Rect(0, 0, 8193, 1), image.Rect(0, 0, 8, 2305)} {
+		assert.Error(t, printer.NewEncoder(&buf, printer.Charset{}).DefineNVLogo(image.NewGray(big)), "%v", big)
+	}
+
+	logo := image.NewGray(image.Rect(0, 0, 576, 200))
+	for i := range logo.Pix {
+		logo.Pix[i] = uint8(255 * (i % 3 / 2)) // stripes, some bytes 0x10 and 0x1b among them
+	}
+	l := layout(t, 80)
+	l.Logo = logo
+	sent, err := l.Receipt(paidPayment(), nil, false)
+	require.NoError(t, err)
+	def, err := l.LogoDefinition()
+	require.NoError(t, err)
+	assert.Nil(t, def, "a logo sent with every receipt has no definition")
+	l.LogoInPrinter = true
+	kept, err := l.Receipt(paidPayment(), nil, false)
+	require.NoError(t, err)
+	def, err = l.LogoDefinition()
+	require.NoError(t, err)
+	t.Logf("80 mm receipt with a 576x200 logo: %d bytes sent with it, %d kept in the printer (%d bytes written there once)", len(sent), len(kept), len(def))
+	assert.Less(t, len(kept), len(sent)-14000)
+	golden(t, "payment-nvlogo-80.bin", kept)
+
+	raster, err := printer.Interpret(sent)
+	require.NoError(t, err)
+	byRef, err := printer.Interpret(append(def, kept...))
+	require.NoError(t, err)
+	assert.Equal(t, raster.Lines, byRef.Lines, "the same receipt, logo included")
+	alone, err := printer.Interpret(kept)
+	require.NoError(t, err)
+	assert.Equal(t, "logo", alone.Lines[0].Block)
+	assert.Contains(t, alone.Text(48), "[logo kept in the printer as PL]")
+
+	page, err := l.TestPage()
+	require.NoError(t, err)
+	assert.True(t, bytes.Contains(page, []byte{0x1d, '(', 'L', 6, 0, 48, 69, 'P', 'L'}), "the test page prints the logo from the printer's memory")
 }

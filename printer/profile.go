@@ -25,6 +25,10 @@ type Profile struct {
 	// are then sent with encoding gb18030; elsewhere they print as junk,
 	// and posd sends '?' unless told otherwise (four_byte).
 	FourByteFont bool
+	// NVGraphics: the printer keeps images in NV graphics memory (GS ( L
+	// functions 66, 67 and 69), so a logo can be stored once and printed
+	// by reference (logo_in_printer).
+	NVGraphics bool
 }
 
 // profiles are the printer families posd knows. Conservative where the
@@ -36,7 +40,7 @@ var profiles = map[string]Profile{
 	"epson-tm-t82": {Name: "epson-tm-t82", Models: "Epson TM-T82, TM-T82II, TM-T82III (China)",
 		Widths: []int{58, 80}, Cols58: 32, Cols80: 48, QR: QRNative, Code128: true, Cutter: true, Drawer: true, FourByteFont: true},
 	"epson-tm-t88": {Name: "epson-tm-t88", Models: "Epson TM-T88V, TM-T88VI, TM-T88VII",
-		Widths: []int{58, 80}, Cols58: 32, Cols80: 48, QR: QRNative, Code128: true, Cutter: true, Drawer: true, FourByteFont: true},
+		Widths: []int{58, 80}, Cols58: 32, Cols80: 48, QR: QRNative, Code128: true, Cutter: true, Drawer: true, FourByteFont: true, NVGraphics: true},
 	"xprinter-xp58": {Name: "xprinter-xp58", Models: "Xprinter XP-58 series and 58 mm clones",
 		Widths: []int{58}, Cols58: 32, QR: QRRaster, Code128: false, Cutter: false, Drawer: true},
 	"xprinter-xp80": {Name: "xprinter-xp80", Models: "Xprinter XP-80, XP-N160 series",

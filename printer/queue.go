@@ -2,6 +2,8 @@ package printer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,35 @@ type JobStore interface {
 	NextJob() (*Job, int, error)
 	HasJob(id string) (bool, error)
 }
+
+// LogoMemory is implemented by job stores that remember which logo the
+// printer was last given (posd's journal does), so that a logo kept in the
+// printer (Layout.LogoInPrinter) is written into its NV memory once, not
+// at every start. Without it the queue remembers only while it runs.
+type LogoMemory interface {
+	PrinterLogo() (LogoRecord, error)
+	SetPrinterLogo(LogoRecord) error
+}
+
+// LogoRecord is the last logo written into a printer's NV memory.
+type LogoRecord struct {
+	Printer string    `json:"printer"` // the transport's kind and target
+	Sum     string    `json:"sha256"`  // of the bytes that defined it
+	At      time.Time `json:"at"`
+	// Written: every byte reached the printer, and it answered a status
+	// request after them (or does not answer any).
+	Written bool `json:"written"`
+}
+
+// How often the logo is written into a printer again: daily, so that a
+// printer swapped for another at the same address prints the logo again
+// from the next day; and, after a write that failed midway, once the
+// printer has had time to come back. Epson asks for under ten NV writes
+// a day.
+const (
+	logoRefresh = 24 * time.Hour
+	logoRetry   = 3 * time.Hour
+)
 
 // Wholer is implemented by transports whose receipt appears whole or not at
 // all (the file printer): the queue journals no "printing" state for them.
@@ -63,6 +94,10 @@ type Queue struct {
 	// QRSlips prints a QR payment's code on a slip when it is shown
 	// ([printer] print_qr_slips), for tills without a customer display.
 	QRSlips bool
+	// Now is the queue's clock (nil: time.Now), injected in tests.
+	Now func() time.Time
+
+	logo LogoRecord // the last logo written, when Jobs is no LogoMemory
 
 	wake chan struct{}
 	once sync.Once
@@ -368,6 +403,11 @@ func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 			q.setState(st.State(), "paper is running out: change the roll soon", pending)
 		}
 	}
+	if err := q.storeLogo(ctx, conn); err != nil {
+		conn.Close()
+		q.setState(StateOffline, err.Error(), pending)
+		return err
+	}
 	data := j.Data
 	if j.State == JobPrinting {
 		data = j.ReprintData // the last attempt may have printed part of it
@@ -412,5 +452,65 @@ func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 		q.setState(StateReady, "", pending-1)
 	}
 	q.Log.Info("receipt printed", "job", j.ID, "attempts", j.Attempts)
+	return nil
+}
+
+func (q *Queue) now() time.Time {
+	if q.Now != nil {
+		return q.Now()
+	}
+	return time.Now()
+}
+
+// storeLogo writes the logo into the printer's NV graphics memory over
+// conn, before a job, when the layout keeps it there and the printer is
+// not known to hold this logo: first, after a logo or printer change,
+// daily, and a while after a write that failed. The write is recorded
+// before it is sent, so that a crash or a failing printer never makes
+// posd write the memory again and again.
+func (q *Queue) storeLogo(ctx context.Context, conn Conn) error {
+	def, err := q.Layout.LogoDefinition()
+	if err != nil || def == nil {
+		return err
+	}
+	sum := sha256.Sum256(def)
+	rec := LogoRecord{Printer: q.Transport.Kind() + ":" + q.Transport.Target(), Sum: hex.EncodeToString(sum[:]), At: q.now()}
+	last := q.logo
+	mem, remembers := q.Jobs.(LogoMemory)
+	if remembers {
+		if last, err = mem.PrinterLogo(); err != nil {
+			return err
+		}
+	}
+	age := rec.At.Sub(last.At)
+	if last.Printer == rec.Printer && last.Sum == rec.Sum && age >= 0 && age < logoRefresh && (last.Written || age < logoRetry) {
+		return nil
+	}
+	save := func(r LogoRecord) error {
+		q.logo = r
+		if remembers {
+			return mem.SetPrinterLogo(r)
+		}
+		return nil
+	}
+	if err := save(rec); err != nil {
+		return err
+	}
+	if _, err := conn.Write(def); err != nil {
+		return fmt.Errorf("printer: writing the logo into the printer: %w", err)
+	}
+	// The printer answers in order: an answer proves it read the image.
+	// It may be busy writing its memory for a while and not answer: that
+	// is no failure.
+	if sc, ok := conn.(StatusConn); ok {
+		if _, err := sc.Status(ctx); err != nil && !errors.Is(err, ErrNoStatus) {
+			return fmt.Errorf("printer: the printer went away while taking the logo: %w", err)
+		}
+	}
+	rec.Written = true
+	if err := save(rec); err != nil {
+		return err
+	}
+	q.Log.Info("logo written into the printer's memory: receipts print it from there", "printer", rec.Printer, "bytes", len(def))
 	return nil
 }

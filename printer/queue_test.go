@@ -3,6 +3,10 @@ package printer_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image"
 	"io"
 	"net"
 	"os"
@@ -80,8 +84,12 @@ func (p *fakePrinter) serve(rw io.ReadWriter, closeEarly func()) []byte {
 				pending = pending[3:]
 				continue
 			}
-			job = append(job, pending[0])
-			pending = pending[1:]
+			take := graphicsLen(pending)
+			if take > len(pending) {
+				break // the rest of an image is still coming
+			}
+			job = append(job, pending[:take]...)
+			pending = pending[take:]
 			p.mu.Lock()
 			drop := p.dropAfter > 0 && !p.dropped && len(job) >= p.dropAfter
 			if drop {
@@ -94,9 +102,29 @@ func (p *fakePrinter) serve(rw io.ReadWriter, closeEarly func()) []byte {
 			}
 		}
 		if err != nil {
-			return job
+			return append(job, pending...)
 		}
 	}
+}
+
+// graphicsLen is how many bytes at the start of b are one command whose
+// data may hold any byte (0x10 too, which is not DLE there): an image
+// (GS v 0) or NV graphics (GS ( L); 1 for any other byte.
+func graphicsLen(b []byte) int {
+	if len(b) == 0 || b[0] != 0x1d {
+		return 1
+	}
+	nv := len(b) < 3 || b[1] == '(' && b[2] == 'L'
+	raster := len(b) < 3 || b[1] == 'v' && b[2] == '0'
+	switch {
+	case nv && len(b) >= 5:
+		return 5 + (int(b[3]) | int(b[4])<<8)
+	case raster && len(b) >= 8:
+		return 8 + (int(b[4])|int(b[5])<<8)*(int(b[6])|int(b[7])<<8)
+	case nv || raster:
+		return 8 // its header is still coming
+	}
+	return 1
 }
 
 func (p *fakePrinter) record(job []byte) {
@@ -476,4 +504,136 @@ func TestFileTransportDays(t *testing.T) {
 	}
 	spool, _ := os.ReadDir(filepath.Join(dir, ".spool"))
 	assert.Empty(t, spool, "a half-written receipt of a dead attempt is cleared")
+}
+
+// TestLogoInPrinter: a logo kept in the printer is written into its NV
+// memory before the first receipt, and not again for the next ones nor
+// after a restart (the journal remembers); it is written again a day
+// later, for a new logo and for another printer, and a while after a
+// write that failed midway, but not while that failure is recent. Each
+// receipt prints the logo by reference.
+func TestLogoInPrinter(t *testing.T) {
+	fp, other := &fakePrinter{}, &fakePrinter{}
+	addr, otherAddr := fp.listen(t), other.listen(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "posd.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+
+	var clockMu sync.Mutex
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) func() {
+		return func() { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	}
+	stripes := func(period int) image.Image {
+		img := image.NewGray(image.Rect(0, 0, 384, 40))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(255 * (i / period % 2))
+		}
+		return img
+	}
+	withLogo := func(img image.Image) printer.Layout {
+		l := layout(t, 58)
+		l.Logo, l.LogoInPrinter = img, true
+		return l
+	}
+	logoA, logoB := withLogo(stripes(3)), withLogo(stripes(5))
+	defA, err := logoA.LogoDefinition()
+	require.NoError(t, err)
+	defB, err := logoB.LogoDefinition()
+	require.NoError(t, err)
+	sumA := sha256.Sum256(defA)
+
+	var q *printer.Queue
+	var stop func()
+	run := func(l printer.Layout, to string) {
+		if stop != nil {
+			stop()
+		}
+		q = &printer.Queue{Jobs: st, Transport: printer.TCPTransport{Address: to}, Layout: l, Now: clock}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { q.Run(ctx, make(chan payflow.Event), nil); close(done) }()
+		stop = func() { cancel(); <-done }
+	}
+	t.Cleanup(func() { stop() })
+	n := 0
+	// receipt prints one more receipt and returns what the printer got.
+	receipt := func(t *testing.T, on *fakePrinter) (got, want []byte) {
+		t.Helper()
+		n++
+		p := paidPayment()
+		p.ID = fmt.Sprintf("pay_logo%02d", n)
+		before := len(on.jobs())
+		require.NoError(t, q.Receipts(p))
+		require.Eventually(t, func() bool { return len(on.jobs()) == before+1 }, 10*time.Second, 5*time.Millisecond)
+		want, err := q.Layout.Receipt(p, nil, false)
+		require.NoError(t, err)
+		assert.True(t, bytes.Contains(want[:20], []byte{0x1d, '(', 'L', 6, 0, 48, 69, 'P', 'L', 1, 1}), "the logo printed by reference: % x", want[:20])
+		assert.False(t, bytes.Contains(want, []byte{0x1d, 'v', '0'}), "and not sent")
+		return on.jobs()[before], want
+	}
+	for _, step := range []struct {
+		name    string
+		before  func()
+		on      *fakePrinter
+		written []byte // the definition sent before the receipt, if any
+	}{
+		{"first receipt", func() { run(logoA, addr) }, fp, defA},
+		{"second receipt", nil, fp, nil},
+		{"after a restart", func() { run(logoA, addr) }, fp, nil},
+		{"23 hours later", advance(23 * time.Hour), fp, nil},
+		{"a day after the write", advance(time.Hour), fp, defA},
+		{"a new logo", func() { run(logoB, addr) }, fp, defB},
+		{"the new logo again", nil, fp, nil},
+		{"another printer", func() { run(logoB, otherAddr) }, other, defB},
+		{"back to the first printer and logo", func() { run(logoA, addr) }, fp, defA},
+		{"a write that failed midway, just now", func() {
+			require.NoError(t, st.SetPrinterLogo(printer.LogoRecord{Printer: "tcp:" + addr, Sum: hex.EncodeToString(sumA[:]), At: clock()}))
+		}, fp, nil},
+		{"2 hours after it", advance(2 * time.Hour), fp, nil},
+		{"3 hours after it", advance(time.Hour), fp, defA},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if step.before != nil {
+				step.before()
+			}
+			got, want := receipt(t, step.on)
+			assert.Equal(t, append(bytes.Clone(step.written), want...), got)
+			if step.written != nil {
+				rec, err := st.PrinterLogo()
+				require.NoError(t, err)
+				assert.True(t, rec.Written)
+				assert.True(t, rec.At.Equal(clock()), "the write is recorded at its time")
+			}
+		})
+	}
+}
+
+// TestLogoWriteFails: the printer goes away while it takes the logo. The
+// write was recorded before it was sent, so the retry prints the receipt
+// without writing the printer's memory again (Epson asks for under ten
+// writes a day); the receipt is printed once, not marked 重印: none of it
+// had been sent.
+func TestLogoWriteFails(t *testing.T) {
+	fp := &fakePrinter{dropAfter: 100}
+	addr := fp.listen(t)
+	e := runQueue(t, printer.TCPTransport{Address: addr})
+	img := image.NewGray(image.Rect(0, 0, 384, 40))
+	e.q.Layout.Logo, e.q.Layout.LogoInPrinter = img, true
+	def, err := e.q.Layout.LogoDefinition()
+	require.NoError(t, err)
+	p := paidPayment()
+	require.NoError(t, e.q.Receipts(p))
+	e.waitEmpty(t)
+	require.Eventually(t, func() bool { return len(fp.jobs()) == 2 }, 10*time.Second, 5*time.Millisecond)
+	want, err := e.q.Layout.Receipt(p, nil, false)
+	require.NoError(t, err)
+	jobs := fp.jobs()
+	assert.Equal(t, def, jobs[0], "the logo, then the printer went away")
+	assert.Equal(t, want, jobs[1], "the receipt alone, once")
+	rec, err := e.st.PrinterLogo()
+	require.NoError(t, err)
+	assert.False(t, rec.Written)
+	assert.Equal(t, "tcp:"+addr, rec.Printer)
 }

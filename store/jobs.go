@@ -195,3 +195,26 @@ func forgetJobs(tx *bolt.Tx, paymentID string) error {
 	}
 	return nil
 }
+
+var keyPrinterLogo = []byte("printer_logo")
+
+// PrinterLogo is the last logo written into the printer's NV memory
+// (printer.LogoMemory); zero when none was.
+func (s *Store) PrinterLogo() (r printer.LogoRecord, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyPrinterLogo); v != nil && json.Unmarshal(v, &r) != nil {
+			r = printer.LogoRecord{} // unreadable: the logo is written again
+		}
+		return nil
+	})
+	return r, err
+}
+
+// SetPrinterLogo records a logo written (or about to be) into the printer.
+func (s *Store) SetPrinterLogo(r printer.LogoRecord) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyPrinterLogo, v) })
+}

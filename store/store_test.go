@@ -475,3 +475,28 @@ func TestJobsDue(t *testing.T) {
 	assert.Equal(t, 1, pending)
 	assert.Equal(t, "receipt", string(j.Data))
 }
+
+// TestPrinterLogoRecord: the record of the logo written into the printer
+// survives a restart; an unreadable one reads as none (the logo is
+// written again), never as an error that would stop receipts.
+func TestPrinterLogoRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	rec, err := s.PrinterLogo()
+	require.NoError(t, err)
+	assert.Zero(t, rec)
+	want := printer.LogoRecord{Printer: "tcp:192.168.1.50:9100", Sum: "ab12", At: day1.UTC(), Written: true}
+	require.NoError(t, s.SetPrinterLogo(want))
+	require.NoError(t, s.Close())
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	rec, err = s.PrinterLogo()
+	require.NoError(t, err)
+	assert.Equal(t, want, rec)
+	require.NoError(t, s.PutMeta("printer_logo", []byte("{not json")))
+	rec, err = s.PrinterLogo()
+	require.NoError(t, err)
+	assert.Zero(t, rec)
+}

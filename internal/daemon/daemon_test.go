@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"log/slog"
 	"net"
 	"net/http"
@@ -136,4 +138,42 @@ func freePort(t *testing.T) string {
 	require.NoError(t, err)
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestLogoInPrinterConfig: logo_in_printer needs a logo, a profile whose
+// printers keep NV graphics, and a printer rather than files; a layout
+// that has them prints the logo by reference.
+func TestLogoInPrinterConfig(t *testing.T) {
+	logo := filepath.Join(t.TempDir(), "logo.png")
+	f, err := os.Create(logo)
+	require.NoError(t, err)
+	require.NoError(t, png.Encode(f, image.NewGray(image.Rect(0, 0, 200, 40))))
+	require.NoError(t, f.Close())
+	for _, tc := range []struct{ toml, says string }{
+		{"type = \"tcp\"\naddress = \"192.168.1.50\"\nprofile = \"epson-tm-t88\"\nlogo_in_printer = true", "there is no logo"},
+		{"type = \"tcp\"\naddress = \"192.168.1.50\"\nlogo = %q\nlogo_in_printer = true", "generic profile"},
+		{"type = \"file\"\nprofile = \"epson-tm-t88\"\nlogo = %q\nlogo_in_printer = true", "files carry their logo"},
+		{"profile = \"epson-tm-t88\"\nlogo = %q\nlogo_in_printer = true", "files carry their logo"},
+		{"type = \"serial\"\naddress = \"/dev/ttyS0\"\nprofile = \"epson-tm-t88\"\nlogo = %q\nlogo_in_printer = true", ""},
+	} {
+		toml := tc.toml
+		if strings.Contains(toml, "%q") {
+			toml = fmt.Sprintf(toml, logo)
+		}
+		cfg, err := config.Parse("posd.toml", []byte("[printer]\n"+toml+"\n"))
+		require.NoError(t, err, toml)
+		l, err := PrinterLayout(cfg)
+		if tc.says == "" {
+			require.NoError(t, err, toml)
+			assert.True(t, l.LogoInPrinter)
+			def, err := l.LogoDefinition()
+			require.NoError(t, err)
+			assert.NotEmpty(t, def)
+			continue
+		}
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce, toml)
+		assert.Equal(t, "printer.logo_in_printer", ce.Key, toml)
+		assert.Contains(t, ce.Error(), tc.says, toml)
+	}
 }

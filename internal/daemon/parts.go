@@ -64,6 +64,20 @@ func PrinterLayout(cfg *config.Config) (printer.Layout, error) {
 			return l, &config.Error{Key: "printer.logo", Msg: err.Error()}
 		}
 	}
+	if cfg.Printer.LogoInPrinter {
+		switch {
+		case cfg.Printer.Logo == "":
+			return l, &config.Error{Key: "printer.logo_in_printer", Msg: "there is no logo to keep in the printer: set logo, or remove logo_in_printer"}
+		case !prof.NVGraphics:
+			return l, &config.Error{Key: "printer.logo_in_printer", Msg: fmt.Sprintf("the %s profile (%s) is not known to keep images in NV memory (GS ( L): remove logo_in_printer, and the logo is sent with every receipt", prof.Name, prof.Models)}
+		case cfg.Printer.Type == "" || cfg.Printer.Type == "file":
+			return l, &config.Error{Key: "printer.logo_in_printer", Msg: "receipts written to files carry their logo: logo_in_printer is for a printer (tcp, serial or usb)"}
+		}
+		l.LogoInPrinter = true
+		if _, err := l.LogoDefinition(); err != nil {
+			return l, &config.Error{Key: "printer.logo", Msg: err.Error()}
+		}
+	}
 	return l, nil
 }
 
