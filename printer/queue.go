@@ -98,6 +98,10 @@ type Queue struct {
 	Now func() time.Time
 
 	logo LogoRecord // the last logo written, when Jobs is no LogoMemory
+	// logoDef is the layout's logo definition and its sum, made at the
+	// first receipt (rasterizing a logo takes milliseconds).
+	logoDef, logoSum []byte
+	logoMade         bool
 
 	wake chan struct{}
 	once sync.Once
@@ -469,15 +473,23 @@ func (q *Queue) now() time.Time {
 // before it is sent, so that a crash or a failing printer never makes
 // posd write the memory again and again.
 func (q *Queue) storeLogo(ctx context.Context, conn Conn) error {
-	def, err := q.Layout.LogoDefinition()
-	if err != nil || def == nil {
-		return err
+	if !q.logoMade {
+		def, err := q.Layout.LogoDefinition()
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(def)
+		q.logoDef, q.logoSum, q.logoMade = def, sum[:], true
 	}
-	sum := sha256.Sum256(def)
-	rec := LogoRecord{Printer: q.Transport.Kind() + ":" + q.Transport.Target(), Sum: hex.EncodeToString(sum[:]), At: q.now()}
+	def := q.logoDef
+	if def == nil {
+		return nil
+	}
+	rec := LogoRecord{Printer: q.Transport.Kind() + ":" + q.Transport.Target(), Sum: hex.EncodeToString(q.logoSum), At: q.now()}
 	last := q.logo
 	mem, remembers := q.Jobs.(LogoMemory)
 	if remembers {
+		var err error
 		if last, err = mem.PrinterLogo(); err != nil {
 			return err
 		}

@@ -57,11 +57,13 @@ type Report struct {
 }
 
 // Verify checks the journal at path without writing to it: that the file
-// is whole (not cut short, its meta pages sound), that bbolt finds its
-// pages consistent, and that posd's own indexes agree with the records
-// recovery needs. full also decodes every payment and checks every index
-// entry (posd journal check); without it the check reads only what
-// recovery reads, so that start-up stays quick on a large journal.
+// is whole (not cut short, its meta pages sound), that its pages are
+// consistent (read from the file, page by page), and that posd's own
+// indexes agree with the records recovery needs. full also runs bbolt's
+// own check, decodes every payment and checks every index entry (posd
+// journal check); without it the check maps into memory only what
+// recovery reads, so that start-up stays quick and small on a large
+// journal.
 // A damaged file is an error wrapping *DamagedError; a file another
 // process holds is a plain error.
 func Verify(path string, full bool) (Report, error) {
@@ -79,11 +81,11 @@ const (
 	// checkSealed reads the meta pages and what recovery reads: for a
 	// journal as a clean Close left it (see seal).
 	checkSealed checkDepth = iota
-	// checkQuick also reads every page and bbolt's consistency: before a
-	// start after a crash, or of a journal posd did not close.
+	// checkQuick also walks every page from the file and every order:
+	// before a start after a crash, or of a journal posd did not close.
 	checkQuick
-	// checkFull also decodes every record and index entry (posd journal
-	// check).
+	// checkFull also runs bbolt's own check and decodes every record and
+	// index entry (posd journal check).
 	checkFull
 )
 
@@ -114,10 +116,10 @@ func verify(path string, depth checkDepth) (Report, error) {
 	// Every page bbolt would read, checked from the file's bytes first:
 	// bbolt's own check reads keys in a goroutine of its own, where a
 	// damaged offset would crash the process instead of being reported.
-	if depth == checkSealed {
-		// fall through to the open index only
-	} else if p := checkPages(path, pageSize, use); len(p) > 0 {
-		return damaged(p...)
+	if depth != checkSealed {
+		if p := checkPages(path, pageSize, use); len(p) > 0 {
+			return damaged(p...)
+		}
 	}
 	err = guarded(func() error {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
