@@ -10,3 +10,6 @@ func Allowed(from State, on Trigger, to State) bool {
 	tr, ok := payTransitions[from][on]
 	return ok && tr.to == to
 }
+
+// PatientWait is patientWait, for its table test.
+var PatientWait = patientWait

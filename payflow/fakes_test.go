@@ -340,3 +340,28 @@ func (h *harness) openStoreStopped() *store.Store {
 	h.t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// jumpUntil runs the clock from one timer to the next (once the engine is
+// idle: no gateway call in flight and its timers unchanged for a few
+// milliseconds) until ok holds for the payment: hours of polling in a
+// second, each wait as long as the engine asked.
+func (h *harness) jumpUntil(id string, ok func(*payflow.Payment) bool) *payflow.Payment {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		p, err := h.st.Get(id)
+		require.NoError(h.t, err)
+		if ok(p) {
+			return p
+		}
+		at, n := h.clock.Next()
+		time.Sleep(2 * time.Millisecond)
+		if at2, n2 := h.clock.Next(); n == 0 || n2 != n || !at2.Equal(at) || h.gw.inflight.Load() != 0 {
+			continue
+		}
+		h.clock.Advance(at.Sub(h.clock.Now()))
+	}
+	p, _ := h.st.Get(id)
+	h.t.Fatalf("payment %s never got there; state %s", id, p.State)
+	return nil
+}

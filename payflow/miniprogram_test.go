@@ -176,3 +176,65 @@ func TestClosedEngineRefuses(t *testing.T) {
 	_, _, err = eng.CreateMiniProgramOrder(payflow.NewPayment{OrderID: "W3", Amount: 100}, payflow.MiniProgram{BuyerID: "o"}, time.Minute)
 	assert.ErrorIs(t, err, payflow.ErrClosed)
 }
+
+// TestPatientWait: poll_interval for the first five minutes after the
+// order was sent, then a tenth of the time past them, up to 30 s, never
+// less than poll_interval.
+func TestPatientWait(t *testing.T) {
+	for _, tc := range []struct{ interval, age, want time.Duration }{
+		{5 * time.Second, 0, 5 * time.Second},
+		{5 * time.Second, payflow.PatientAfter - time.Second, 5 * time.Second},
+		{5 * time.Second, payflow.PatientAfter, 5 * time.Second},
+		{5 * time.Second, payflow.PatientAfter + time.Minute, 11 * time.Second},
+		{5 * time.Second, payflow.PatientAfter + 10*time.Minute, 30 * time.Second},
+		{5 * time.Second, 2 * time.Hour, 30 * time.Second},
+		{time.Minute, time.Hour, time.Minute},
+		{100 * time.Millisecond, payflow.PatientAfter + time.Second, 200 * time.Millisecond},
+	} {
+		assert.Equal(t, tc.want, payflow.PatientWait(tc.interval, tc.age), "interval %v, age %v", tc.interval, tc.age)
+	}
+}
+
+// TestMiniProgramPolling: a mini-program order its customer may pay for
+// two hours is asked about every poll_interval for five minutes, then
+// less often: abandoned, it costs the gateway some 300 queries (1 440 at
+// every poll_interval); paid late, it is seen paid within 30 s.
+func TestMiniProgramPolling(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		paidAt  time.Duration // after the order; 0: never
+		queries int           // at most
+	}{
+		{"abandoned", 0, 310},
+		{"paid after 90 minutes", 90 * time.Minute, 250},
+		{"paid after 3 minutes", 3 * time.Minute, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h *harness
+			var start time.Time
+			gw := &fakeGateway{miniOrder: placed, query: func(int) (payflow.Outcome, error) {
+				if tc.paidAt > 0 && !h.clock.Now().Before(start.Add(tc.paidAt)) {
+					return payflow.Outcome{Kind: payflow.Succeeded}, nil
+				}
+				return payflow.Outcome{Kind: payflow.InProgress}, nil
+			}}
+			h = newHarness(t, gw)
+			start = h.clock.Now()
+			p := h.order("M1", payflow.MaxMiniProgramWindow)
+			p = h.jumpUntil(p.ID, func(p *payflow.Payment) bool { return !p.Live() })
+			t.Logf("%d queries", gw.count("query"))
+			assert.LessOrEqual(t, gw.count("query"), tc.queries)
+			if tc.paidAt == 0 {
+				assert.Equal(t, payflow.StateCancelled, p.State)
+				assert.Greater(t, gw.count("query"), 60, "every poll_interval for the first five minutes")
+				return
+			}
+			require.Equal(t, payflow.StatePaid, p.State)
+			seen := p.PaidAt.Sub(start.Add(tc.paidAt))
+			assert.LessOrEqual(t, seen, 30*time.Second, "seen paid %v after the customer paid", seen)
+			if tc.paidAt < payflow.PatientAfter {
+				assert.LessOrEqual(t, seen, testCfg.PollInterval)
+			}
+		})
+	}
+}
