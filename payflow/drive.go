@@ -90,8 +90,12 @@ func (e *Engine) drive(id string, d *driver, recovered bool) {
 // It reports whether the engine is still running.
 func (e *Engine) sleep(d time.Duration, wake <-chan struct{}) bool {
 	if d > 0 {
+		timer := e.clock.After(d)
+		if e.onSleep != nil {
+			e.onSleep(d)
+		}
 		select {
-		case <-e.clock.After(d):
+		case <-timer:
 		case <-wake:
 		case <-e.ctx.Done():
 		}

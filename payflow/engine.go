@@ -97,7 +97,10 @@ type Engine struct {
 	wg     sync.WaitGroup
 
 	beforePay func() // tests: runs as a driver is about to send a pay
-	observe   func(gateway, call string, d time.Duration, err error)
+	// onSleep, in tests, is told each wait a driver starts on the clock,
+	// once its timer is set: a test can then move the clock on to it.
+	onSleep func(time.Duration)
+	observe func(gateway, call string, d time.Duration, err error)
 }
 
 type driver struct {

@@ -1,5 +1,7 @@
 package payflow
 
+import "time"
+
 // SetBeforePay makes e run f each time a driver is about to send a pay,
 // before it takes the payment code: the instant a cashier's abort races.
 func SetBeforePay(e *Engine, f func()) { e.beforePay = f }
@@ -13,3 +15,7 @@ func Allowed(from State, on Trigger, to State) bool {
 
 // PatientWait is patientWait, for its table test.
 var PatientWait = patientWait
+
+// SetOnSleep makes e tell f of each wait a driver starts on its clock,
+// once the timer is set.
+func SetOnSleep(e *Engine, f func(time.Duration)) { e.onSleep = f }

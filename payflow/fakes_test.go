@@ -137,6 +137,11 @@ var testCfg = payflow.Config{
 
 // harness is an engine on a real journal, a fake clock and a fake gateway.
 type harness struct {
+	sleeps struct { // the drivers' waits, once watchSleeps is on
+		mu    sync.Mutex
+		seq   int
+		until time.Time
+	}
 	t     *testing.T
 	dir   string
 	st    *store.Store
@@ -341,27 +346,47 @@ func (h *harness) openStoreStopped() *store.Store {
 	return st
 }
 
-// jumpUntil runs the clock from one timer to the next (once the engine is
-// idle: no gateway call in flight and its timers unchanged for a few
-// milliseconds) until ok holds for the payment: hours of polling in a
-// second, each wait as long as the engine asked.
+// jumpUntil moves the clock on to the end of each wait the engine's
+// driver starts (told by SetOnSleep once its timer is set) until ok holds
+// for the payment: hours of polling in a second, each wait exactly as long
+// as the engine asked, whatever the machine's load. The harness must have
+// been started with sleeps watched (watchSleeps).
 func (h *harness) jumpUntil(id string, ok func(*payflow.Payment) bool) *payflow.Payment {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
+	last := 0
 	for time.Now().Before(deadline) {
 		p, err := h.st.Get(id)
 		require.NoError(h.t, err)
 		if ok(p) {
 			return p
 		}
-		at, n := h.clock.Next()
-		time.Sleep(2 * time.Millisecond)
-		if at2, n2 := h.clock.Next(); n == 0 || n2 != n || !at2.Equal(at) || h.gw.inflight.Load() != 0 {
+		h.sleeps.mu.Lock()
+		seq, until := h.sleeps.seq, h.sleeps.until
+		h.sleeps.mu.Unlock()
+		if seq == last {
+			time.Sleep(200 * time.Microsecond)
 			continue
 		}
-		h.clock.Advance(at.Sub(h.clock.Now()))
+		last = seq
+		h.clock.Advance(until.Sub(h.clock.Now()))
 	}
 	p, _ := h.st.Get(id)
 	h.t.Fatalf("payment %s never got there; state %s", id, p.State)
 	return nil
+}
+
+// watchSleeps restarts the engine with its drivers' waits recorded for
+// jumpUntil.
+func (h *harness) watchSleeps() {
+	h.hook = func(e *payflow.Engine) {
+		payflow.SetOnSleep(e, func(d time.Duration) {
+			h.sleeps.mu.Lock()
+			h.sleeps.seq++
+			h.sleeps.until = h.clock.Now().Add(d)
+			h.sleeps.mu.Unlock()
+		})
+	}
+	h.stop()
+	h.start()
 }

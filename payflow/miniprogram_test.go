@@ -219,6 +219,7 @@ func TestMiniProgramPolling(t *testing.T) {
 				return payflow.Outcome{Kind: payflow.InProgress}, nil
 			}}
 			h = newHarness(t, gw)
+			h.watchSleeps()
 			start = h.clock.Now()
 			p := h.order("M1", payflow.MaxMiniProgramWindow)
 			p = h.jumpUntil(p.ID, func(p *payflow.Payment) bool { return !p.Live() })
