@@ -39,8 +39,9 @@ type LogoRecord struct {
 	Printer string    `json:"printer"` // the transport's kind and target
 	Sum     string    `json:"sha256"`  // of the bytes that defined it
 	At      time.Time `json:"at"`
-	// Written: every byte reached the printer, and it answered a status
-	// request after them (or does not answer any).
+	// Written: every byte left for the printer, and a status request
+	// after them was answered, or went unanswered (a printer busy writing
+	// its memory, or one that never answers), rather than failing.
 	Written bool `json:"written"`
 }
 
