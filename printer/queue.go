@@ -55,6 +55,23 @@ const (
 	logoRetry   = 3 * time.Hour
 )
 
+// LaterJobs is implemented by job stores that can record a job's state
+// with their next write instead of a commit of its own (posd's journal
+// does). The queue uses it for a receipt whose printing it can tell again
+// after a crash (Witness), and then asks for the next job past those it
+// printed.
+type LaterJobs interface {
+	SaveJobLater(j *Job)
+	NextJobAfter(seq uint64) (*Job, int, error)
+}
+
+// Witness is implemented by transports that can tell whether a job's
+// receipt was printed whole (the file printer: its file is there), so
+// that a receipt whose "done" record a crash took is not printed again.
+type Witness interface {
+	Printed(name string, created time.Time) bool
+}
+
 // Wholer is implemented by transports whose receipt appears whole or not at
 // all (the file printer): the queue journals no "printing" state for them.
 type Wholer interface {
@@ -97,6 +114,10 @@ type Queue struct {
 	QRSlips bool
 	// Now is the queue's clock (nil: time.Now), injected in tests.
 	Now func() time.Time
+
+	// lastSeq: the jobs up to it were printed by this queue and are
+	// recorded done later (LaterJobs with a Witness transport).
+	lastSeq uint64
 
 	logo LogoRecord // the last logo written, when Jobs is no LogoMemory
 	// logoDef is the layout's logo definition and its sum, made at the
@@ -344,7 +365,7 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 	})
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		job, pending, err := q.Jobs.NextJob()
+		job, pending, err := q.nextJob()
 		if err != nil {
 			q.Log.Error("cannot read the print queue; trying again", "err", err)
 			select {
@@ -383,9 +404,27 @@ func (q *Queue) Run(ctx context.Context, events <-chan payflow.Event, backlog fu
 	}
 }
 
+// nextJob is the oldest job waiting that this queue has not printed.
+func (q *Queue) nextJob() (*Job, int, error) {
+	if lj, ok := q.Jobs.(LaterJobs); ok {
+		return lj.NextJobAfter(q.lastSeq)
+	}
+	return q.Jobs.NextJob()
+}
+
 // print sends one job: connect, ask the status where the printer can tell,
 // journal the job as printing, send every byte, journal it done.
 func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
+	witness, _ := q.Transport.(Witness)
+	if witness != nil && witness.Printed(j.ID, j.CreatedAt) {
+		// Printed whole before a crash took its "done" record.
+		j.State, j.UpdatedAt = JobDone, time.Now()
+		if err := q.Jobs.SaveJob(j); err != nil {
+			return err
+		}
+		q.Log.Info("receipt found printed before posd stopped; not printed again", "job", j.ID)
+		return nil
+	}
 	conn, err := q.Transport.Open(ctx, j.ID)
 	if err != nil {
 		q.setState(StateOffline, err.Error(), pending)
@@ -447,7 +486,14 @@ func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 		return err
 	}
 	j.State, j.UpdatedAt = JobDone, time.Now()
-	if err := q.Jobs.SaveJob(j); err != nil {
+	failpoint.Hit(failpoint.PrintDone)
+	if lj, ok := q.Jobs.(LaterJobs); ok && witness != nil {
+		// The receipt itself says it was printed: its record rides with
+		// the journal's next write (a payment's, usually) and needs no
+		// commit of its own.
+		lj.SaveJobLater(j)
+		q.lastSeq = j.Seq
+	} else if err := q.Jobs.SaveJob(j); err != nil {
 		return err
 	}
 	q.mu.Lock()

@@ -158,6 +158,22 @@ func (t FileTransport) Target() string { return t.Dir }
 // the queue journals no "printing" state before it (Wholer).
 func (t FileTransport) Atomic() bool { return true }
 
+// Printed reports whether the job's receipt file is there (Witness): in
+// the directory of the day the job was made, or of yesterday or today,
+// when it was printed.
+func (t FileTransport) Printed(name string, created time.Time) bool {
+	now := time.Now()
+	if t.Now != nil {
+		now = t.Now()
+	}
+	for _, day := range []time.Time{created, now.AddDate(0, 0, -1), now} {
+		if _, err := os.Stat(filepath.Join(t.Dir, day.Format(time.DateOnly), safeName(name)+".bin")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // spoolDir holds the receipts being written.
 const spoolDir = ".spool"
 

@@ -101,20 +101,45 @@ func (s *Store) addDueJobs(tx *bolt.Tx, p *payflow.Payment) error {
 // SaveJob records a job's new state. A done job drops its bytes: only its
 // id stays, so that it is never printed again.
 func (s *Store) SaveJob(j *PrintJob) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(saveJob(j))
+}
+
+// SaveJobLater records a job's new state with the next write to the
+// journal, or within laterDelay (printer.LaterJobs): for a state the
+// queue can tell again after a crash (a receipt file that exists was
+// printed), which need not cost a commit of its own. It does not wait,
+// and a failure is not reported: the job's old state stays, and is told
+// again.
+func (s *Store) SaveJobLater(j *PrintJob) {
+	if s.closed.Load() {
+		return
+	}
+	w := &write{fn: saveJob(j), done: make(chan error, 1)}
+	select {
+	case s.later <- w:
+	case <-s.stop:
+	default: // the committer is behind: write it now
+		s.update(w.fn)
+	}
+}
+
+// saveJob is the write that records j's state.
+func saveJob(j *PrintJob) func(*bolt.Tx) error {
+	v, err := json.Marshal(j)
+	state, seq, id := j.State, j.Seq, j.ID
+	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
-		if b == nil || b.Get(jobKey(j.Seq)) == nil {
-			return fmt.Errorf("store: no print job %s", j.ID)
+		if b == nil || b.Get(jobKey(seq)) == nil {
+			return fmt.Errorf("store: no print job %s", id)
 		}
-		if j.State == JobDone {
-			return b.Delete(jobKey(j.Seq))
+		if state == JobDone {
+			return b.Delete(jobKey(seq))
 		}
-		v, err := json.Marshal(j)
 		if err != nil {
 			return err
 		}
-		return b.Put(jobKey(j.Seq), v)
-	})
+		return b.Put(jobKey(seq), v)
+	}
 }
 
 // NextJob returns the oldest job not yet printed (nil when there is none)
@@ -122,13 +147,21 @@ func (s *Store) SaveJob(j *PrintJob) error {
 // waiting (a printer out of paper all day) each receipt still costs the
 // same to pick.
 func (s *Store) NextJob() (j *PrintJob, pending int, err error) {
+	return s.NextJobAfter(0)
+}
+
+// NextJobAfter is NextJob past the job numbered seq: the oldest job
+// added after it that is not yet printed, and how many such wait
+// (printer.LaterJobs). Jobs up to seq are the queue's own business: it
+// printed them and records them done later.
+func (s *Store) NextJobAfter(seq uint64) (j *PrintJob, pending int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		k, v := c.First()
+		k, v := c.Seek(jobKey(seq + 1))
 		if k == nil {
 			return nil
 		}

@@ -60,6 +60,7 @@ type Store struct {
 	// runs those waiting together in one transaction (one pair of
 	// fdatasyncs), with no delay added to a write that comes alone.
 	writes    chan *write
+	later     chan *write   // writes that may wait for the next commit (SaveJobLater)
 	stop      chan struct{} // closed by Close
 	committed chan struct{} // closed when the committer has stopped
 	closeOnce sync.Once
@@ -73,6 +74,10 @@ type write struct {
 
 // maxGroup bounds the writes one transaction carries.
 const maxGroup = 256
+
+// laterDelay is how long a write that may wait (SaveJobLater) waits for
+// another to share its commit before it is committed alone.
+const laterDelay = time.Second
 
 // Commits counts the write transactions committed since the journal was
 // opened. Each is two fdatasyncs in bbolt (the pages, then the meta page):
@@ -109,17 +114,37 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 // commitLoop is the committer: it takes the writes waiting, runs them in
 // one transaction and answers each. If one of them fails, the
 // transaction is abandoned and each runs again alone, so that one write's
-// refusal never takes the others with it.
+// refusal never takes the others with it. Writes that may wait (later)
+// ride with the next write, or go alone after laterDelay, or at Close.
 func (s *Store) commitLoop() {
 	defer close(s.committed)
+	var waiting []*write // writes that may wait, for the next commit
+	var flush <-chan time.Time
 	for {
-		var w *write
+		var group []*write
 		select {
-		case w = <-s.writes:
+		case w := <-s.writes:
+			group = append(waiting, w)
+		case w := <-s.later:
+			if waiting = append(waiting, w); len(waiting) < maxGroup {
+				if flush == nil {
+					flush = time.After(laterDelay)
+				}
+				continue
+			}
+			group = waiting
+		case <-flush:
+			group = waiting
 		case <-s.stop:
+			for len(s.later) > 0 {
+				waiting = append(waiting, <-s.later)
+			}
+			if len(waiting) > 0 {
+				s.commitGroup(waiting)
+			}
 			return
 		}
-		group := []*write{w}
+		waiting, flush = nil, nil
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -129,28 +154,34 @@ func (s *Store) commitLoop() {
 				break more
 			}
 		}
-		if len(group) == 1 {
-			w.done <- s.updateSolo(w.fn)
-			continue
-		}
-		errFailed := errors.New("a write of the group failed")
-		err := s.updateSolo(func(tx *bolt.Tx) error {
-			for _, w := range group {
-				if err := w.fn(tx); err != nil {
-					return errFailed
-				}
-			}
-			return nil
-		})
-		if errors.Is(err, errFailed) {
-			for _, w := range group {
-				w.done <- s.updateSolo(w.fn)
-			}
-			continue
-		}
+		s.commitGroup(group)
+	}
+}
+
+// commitGroup runs the writes of group in one transaction and answers
+// each; if one fails, each runs again alone.
+func (s *Store) commitGroup(group []*write) {
+	if len(group) == 1 {
+		group[0].done <- s.updateSolo(group[0].fn)
+		return
+	}
+	errFailed := errors.New("a write of the group failed")
+	err := s.updateSolo(func(tx *bolt.Tx) error {
 		for _, w := range group {
-			w.done <- err
+			if err := w.fn(tx); err != nil {
+				return errFailed
+			}
 		}
+		return nil
+	})
+	if errors.Is(err, errFailed) {
+		for _, w := range group {
+			w.done <- s.updateSolo(w.fn)
+		}
+		return
+	}
+	for _, w := range group {
+		w.done <- err
 	}
 }
 
@@ -250,7 +281,7 @@ func open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: preparing journal %s: %w", path, err)
 	}
-	s := &Store{db: db, writes: make(chan *write), stop: make(chan struct{}), committed: make(chan struct{})}
+	s := &Store{db: db, writes: make(chan *write), later: make(chan *write, maxGroup), stop: make(chan struct{}), committed: make(chan struct{})}
 	go s.commitLoop()
 	return s, nil
 }

@@ -500,3 +500,52 @@ func TestPrinterLogoRecord(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, rec)
 }
+
+// TestSaveJobLater: a job state that may wait rides with the next write
+// (no commit of its own), goes alone after a second when none comes, and
+// is written at Close; NextJobAfter skips the jobs the queue printed.
+func TestSaveJobLater(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	job := func(id string) *store.PrintJob {
+		j := &store.PrintJob{ID: id, State: store.JobPending, Data: []byte("x")}
+		added, err := s.AddJob(j)
+		require.NoError(t, err)
+		require.True(t, added)
+		return j
+	}
+	pending := func() int {
+		_, n, err := s.NextJob()
+		require.NoError(t, err)
+		return n
+	}
+	a, b, c := job("a"), job("b"), job("c")
+	next, n, err := s.NextJobAfter(a.Seq)
+	require.NoError(t, err)
+	assert.Equal(t, "b", next.ID)
+	assert.Equal(t, 2, n)
+
+	before := s.Commits()
+	a.State = store.JobDone
+	s.SaveJobLater(a)
+	_, err = s.Create(payment("pay_later1", "L1", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	assert.Equal(t, before+1, s.Commits(), "the job's state rode with the payment")
+	assert.Equal(t, 2, pending())
+
+	b.State = store.JobDone
+	s.SaveJobLater(b)
+	assert.Equal(t, 2, pending(), "not yet")
+	require.Eventually(t, func() bool { return pending() == 1 }, 5*time.Second, 10*time.Millisecond, "alone after a while")
+	assert.Equal(t, before+2, s.Commits())
+
+	c.State = store.JobDone
+	s.SaveJobLater(c)
+	require.NoError(t, s.Close())
+	s.SaveJobLater(c) // after Close: dropped, not a panic
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Zero(t, pending(), "written at Close")
+}

@@ -404,8 +404,9 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // TestPrintCrash kills the daemon with a receipt queued but not printed,
-// and with a receipt on its way to the (file) printer: after the restart
-// each is printed exactly once. A file receipt appears whole or not at all,
+// with a receipt on its way to the (file) printer, and with one printed
+// whose "done" record was not yet written (it rides with the journal's
+// next write): after the restart each is printed exactly once. A file receipt appears whole or not at all,
 // so the interrupted one is not marked 重印: that mark is for printers that
 // may have printed part of it (printer's TestHalfPrintedIsReprinted).
 func TestPrintCrash(t *testing.T) {
@@ -415,7 +416,8 @@ func TestPrintCrash(t *testing.T) {
 	for _, tc := range []struct {
 		failpoint string
 		reprint   bool
-	}{{failpoint.PrintQueued, false}, {failpoint.PrintSending, false}} {
+		printed   bool // before the crash
+	}{{failpoint.PrintQueued, false, false}, {failpoint.PrintSending, false, false}, {failpoint.PrintDone, false, true}} {
 		t.Run(tc.failpoint, func(t *testing.T) {
 			e := newCrashEnv(t)
 			d := e.start(tc.failpoint)
@@ -424,7 +426,17 @@ func TestPrintCrash(t *testing.T) {
 			d.kill()
 			receipts := filepath.Join(e.dir, "data", "receipts")
 			files, _ := filepath.Glob(filepath.Join(receipts, "*", "*.bin"))
-			require.Empty(t, files, "nothing printed before the crash")
+			var before os.FileInfo
+			if tc.printed {
+				// Printed, its "done" record not yet written: the file
+				// says it was printed, and it is not printed again.
+				require.Len(t, files, 1, "printed before the crash")
+				var err error
+				before, err = os.Stat(files[0])
+				require.NoError(t, err)
+			} else {
+				require.Empty(t, files, "nothing printed before the crash")
+			}
 
 			d = e.start("")
 			p := d.settled("P1")
@@ -433,6 +445,12 @@ func TestPrintCrash(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			files, _ = filepath.Glob(filepath.Join(receipts, "*", "*.bin"))
 			assert.Len(t, files, 1, "printed once")
+			if before != nil {
+				require.Eventually(t, func() bool { return strings.Contains(d.output(), "receipt found printed") }, 10*time.Second, 10*time.Millisecond)
+				after, err := os.Stat(files[0])
+				require.NoError(t, err)
+				assert.True(t, os.SameFile(before, after), "the receipt was not written again")
+			}
 			txt, err := os.ReadFile(strings.TrimSuffix(receiptFile(e.dir, "payment_"+p.ID+".bin"), ".bin") + ".txt")
 			require.NoError(t, err)
 			assert.Contains(t, string(txt), "收款凭证")

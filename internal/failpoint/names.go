@@ -11,8 +11,9 @@ const (
 	RefundAnswered  = "refund-answered"  // the gateway answered a refund, not yet journaled
 	PrintQueued     = "print-queued"     // a receipt is queued, about to print
 	PrintSending    = "print-sending"    // a receipt's bytes are going to the printer
+	PrintDone       = "print-done"       // a receipt is printed, not yet recorded done
 	CheckinAnswered = "checkin-answered" // a Shouqianba check-in answered, its key not yet saved
 )
 
 // Names lists every failpoint.
-var Names = []string{PayJournaled, PayAnswered, InDoubt, CancelJournaled, RefundJournaled, RefundAnswered, PrintQueued, PrintSending, CheckinAnswered}
+var Names = []string{PayJournaled, PayAnswered, InDoubt, CancelJournaled, RefundJournaled, RefundAnswered, PrintQueued, PrintSending, PrintDone, CheckinAnswered}
