@@ -57,17 +57,3 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 	c.waiters = keep
 }
-
-// Next reports when the earliest timer waiting on the clock fires, and
-// how many wait (0: none, and the time is zero): a test can jump straight
-// to it.
-func (c *Clock) Next() (at time.Time, waiting int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, w := range c.waiters {
-		if i == 0 || w.at.Before(at) {
-			at = w.at
-		}
-	}
-	return at, len(c.waiters)
-}
