@@ -425,7 +425,7 @@ func Recover(from, to string) (RecoverReport, error) {
 	if _, problem := checkMeta(from, mustSize(from)); strings.HasPrefix(problem, "neither") {
 		return rep, fmt.Errorf("store: %s: %s", from, problem)
 	}
-	var payments, jobs, jobIDs []kv
+	var payments, jobs, jobIDs, jobBytes []kv
 	var seq uint64
 	schema := 1
 	err := guarded(func() error {
@@ -444,6 +444,8 @@ func Recover(from, to string) (RecoverReport, error) {
 			jobs, lost = salvage(tx, bucketJobs)
 			rep.Lost = append(rep.Lost, lost...)
 			jobIDs, lost = salvage(tx, bucketJobIDs)
+			rep.Lost = append(rep.Lost, lost...)
+			jobBytes, lost = salvage(tx, bucketJobBytes)
 			rep.Lost = append(rep.Lost, lost...)
 			guarded(func() error {
 				if b := tx.Bucket(bucketMeta); b != nil {
@@ -508,13 +510,26 @@ func Recover(from, to string) (RecoverReport, error) {
 				top = max(top, n)
 			}
 		}
+		data, err := tx.CreateBucketIfNotExists(bucketJobBytes)
+		if err != nil {
+			return err
+		}
+		for _, e := range jobBytes {
+			if err := data.Put(e.k, e.v); err != nil {
+				return err
+			}
+		}
 		for _, e := range jobs {
 			var j PrintJob
 			if err := json.Unmarshal(e.v, &j); err != nil {
 				rep.Lost = append(rep.Lost, fmt.Sprintf("print job %s: its record is not readable", e.k))
 				continue
 			}
-			if err := jb.Put(e.k, e.v); err != nil {
+			if j.Data == nil && data.Get(bytesKey(j.Seq, 'd')) == nil {
+				// Its id is kept below: the receipt is never printed, and
+				// the report names it.
+				rep.Lost = append(rep.Lost, fmt.Sprintf("print job %s (%s): its bytes are not readable; print it again with posd receipt --reprint", e.k, j.ID))
+			} else if err := jb.Put(e.k, e.v); err != nil {
 				return err
 			}
 			if err := ids.Put([]byte(j.ID), e.k); err != nil {

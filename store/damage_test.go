@@ -216,6 +216,7 @@ func TestRecoverKeepsEverythingFromASoundJournal(t *testing.T) {
 	pending, err := s.PendingJobs()
 	require.NoError(t, err)
 	assert.Len(t, pending, 20, "receipts still to print are kept")
+	assert.Len(t, pending[0].Data, 300, "with their bytes")
 	j := &store.PrintJob{ID: "payment/new", State: store.JobPending}
 	added, err := s.AddJob(j)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -12,9 +13,41 @@ import (
 )
 
 var (
-	bucketJobs   = []byte("print_jobs")    // jobs not yet printed, by sequence
-	bucketJobIDs = []byte("print_job_ids") // every job id ever queued (printed ones too), to its sequence key
+	bucketJobs     = []byte("print_jobs")      // jobs not yet printed, by sequence: their state, without their bytes
+	bucketJobIDs   = []byte("print_job_ids")   // every job id ever queued (printed ones too), to its sequence key
+	bucketJobBytes = []byte("print_job_bytes") // a job's bytes, "<seq>d", and its 重印 copy, "<seq>r"
 )
+
+// A job's bytes are kept apart from its state, so that marking it printing
+// or done rewrites a few hundred bytes, not the receipt twice over (30 kB
+// with a logo sent inline). Jobs journaled before kept their bytes in
+// their record; those are read as they are.
+func bytesKey(seq uint64, which byte) []byte { return append(jobKey(seq), which) }
+
+// encodeJob is j's record: its state, without its bytes.
+func encodeJob(j *PrintJob) ([]byte, error) {
+	meta := *j
+	meta.Data, meta.ReprintData = nil, nil
+	return json.Marshal(&meta)
+}
+
+// decodeJob reads a job's record and, unless the record carries them (a
+// job journaled before), its bytes.
+func decodeJob(tx *bolt.Tx, k, v []byte) (*PrintJob, error) {
+	j := new(PrintJob)
+	if err := json.Unmarshal(v, j); err != nil {
+		return nil, fmt.Errorf("store: corrupt print job %s: %w", k, err)
+	}
+	if j.Data == nil {
+		b := tx.Bucket(bucketJobBytes)
+		if b == nil || b.Get(bytesKey(j.Seq, 'd')) == nil {
+			return nil, fmt.Errorf("store: print job %s has lost its bytes", k)
+		}
+		j.Data = bytes.Clone(b.Get(bytesKey(j.Seq, 'd')))
+		j.ReprintData = bytes.Clone(b.Get(bytesKey(j.Seq, 'r')))
+	}
+	return j, nil
+}
 
 // The queue's jobs are printer.Job: the store keeps them the way the
 // printer's queue asks (printer.JobStore), as it keeps payments for the
@@ -56,14 +89,24 @@ func addJob(tx *bolt.Tx, j *PrintJob) (bool, error) {
 	if ids.Get([]byte(j.ID)) != nil {
 		return false, nil
 	}
+	data, err := tx.CreateBucketIfNotExists(bucketJobBytes)
+	if err != nil {
+		return false, err
+	}
 	if j.Seq, err = b.NextSequence(); err != nil {
 		return false, err
 	}
-	v, err := json.Marshal(j)
+	v, err := encodeJob(j)
 	if err != nil {
 		return false, err
 	}
 	if err := ids.Put([]byte(j.ID), jobKey(j.Seq)); err != nil {
+		return false, err
+	}
+	if err := data.Put(bytesKey(j.Seq, 'd'), j.Data); err != nil {
+		return false, err
+	}
+	if err := data.Put(bytesKey(j.Seq, 'r'), j.ReprintData); err != nil {
 		return false, err
 	}
 	return true, b.Put(jobKey(j.Seq), v)
@@ -123,20 +166,45 @@ func (s *Store) SaveJobLater(j *PrintJob) {
 	}
 }
 
-// saveJob is the write that records j's state.
+// saveJob is the write that records j's state (its bytes stay as they
+// were journaled). A done job's record and bytes go.
 func saveJob(j *PrintJob) func(*bolt.Tx) error {
-	v, err := json.Marshal(j)
+	v, err := encodeJob(j)
 	state, seq, id := j.State, j.Seq, j.ID
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
-		if b == nil || b.Get(jobKey(seq)) == nil {
+		var old []byte
+		if b != nil {
+			old = b.Get(jobKey(seq))
+		}
+		if old == nil {
 			return fmt.Errorf("store: no print job %s", id)
 		}
 		if state == JobDone {
+			if data := tx.Bucket(bucketJobBytes); data != nil {
+				if err := data.Delete(bytesKey(seq, 'd')); err != nil {
+					return err
+				}
+				if err := data.Delete(bytesKey(seq, 'r')); err != nil {
+					return err
+				}
+			}
 			return b.Delete(jobKey(seq))
 		}
 		if err != nil {
 			return err
+		}
+		if data := tx.Bucket(bucketJobBytes); data == nil || data.Get(bytesKey(seq, 'd')) == nil {
+			// Journaled before bytes were kept apart: the record keeps them.
+			var before PrintJob
+			if err := json.Unmarshal(old, &before); err != nil {
+				return fmt.Errorf("store: corrupt print job %s: %w", id, err)
+			}
+			keep := *j
+			keep.Data, keep.ReprintData = before.Data, before.ReprintData
+			if v, err = json.Marshal(&keep); err != nil {
+				return err
+			}
 		}
 		return b.Put(jobKey(seq), v)
 	}
@@ -165,12 +233,18 @@ func (s *Store) NextJobAfter(seq uint64) (j *PrintJob, pending int, err error) {
 		if k == nil {
 			return nil
 		}
-		j = new(PrintJob)
-		if err := json.Unmarshal(v, j); err != nil {
-			return fmt.Errorf("store: corrupt print job %s: %w", k, err)
+		var err error
+		if j, err = decodeJob(tx, k, v); err != nil {
+			return err
 		}
-		for ; k != nil; k, _ = c.Next() {
-			pending++
+		// Jobs are printed in the order they were added, so those waiting
+		// are numbered from this one to the last: counted from the
+		// numbers, not by walking thousands of keys before each receipt.
+		last, _ := c.Last()
+		if n, err := strconv.ParseUint(string(last), 10, 64); err == nil && n >= j.Seq {
+			pending = int(n-j.Seq) + 1
+		} else {
+			pending = 1
 		}
 		return nil
 	})
@@ -185,9 +259,9 @@ func (s *Store) PendingJobs() (jobs []*PrintJob, err error) {
 			return nil
 		}
 		return b.ForEach(func(k, v []byte) error {
-			j := new(PrintJob)
-			if err := json.Unmarshal(v, j); err != nil {
-				return fmt.Errorf("store: corrupt print job %s: %w", k, err)
+			j, err := decodeJob(tx, k, v)
+			if err != nil {
+				return err
 			}
 			jobs = append(jobs, j)
 			return nil

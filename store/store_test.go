@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -548,4 +549,42 @@ func TestSaveJobLater(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	assert.Zero(t, pending(), "written at Close")
+}
+
+// TestJobBytesApart: a job's record holds its state, not its bytes, so
+// that marking it printing rewrites a few hundred bytes; its bytes come
+// back with it, and go when it is done. A job journaled with its bytes in
+// its record (before) reads, changes state and is done the same way.
+func TestJobBytesApart(t *testing.T) {
+	s := open(t)
+	receipt := bytes.Repeat([]byte("收款凭证 "), 2000)
+	again := append([]byte("重印 "), receipt...)
+	for _, legacy := range []bool{false, true} {
+		j := &store.PrintJob{ID: fmt.Sprintf("payment/pay_%v", legacy), State: store.JobPending, Data: receipt, ReprintData: again}
+		if legacy {
+			require.NoError(t, s.PutLegacyJob(j))
+		} else {
+			added, err := s.AddJob(j)
+			require.NoError(t, err)
+			require.True(t, added)
+		}
+		raw, err := s.RawJob(j.Seq)
+		require.NoError(t, err)
+		if !legacy {
+			assert.Less(t, len(raw), 500, "the record holds the state only")
+		}
+		j.State, j.Attempts = store.JobPrinting, 1
+		require.NoError(t, s.SaveJob(&store.PrintJob{ID: j.ID, Seq: j.Seq, State: store.JobPrinting, Attempts: 1}))
+		got, _, err := s.NextJob()
+		require.NoError(t, err)
+		assert.Equal(t, store.JobPrinting, got.State)
+		assert.Equal(t, receipt, got.Data, "legacy %v: the bytes stay", legacy)
+		assert.Equal(t, again, got.ReprintData)
+		got.State = store.JobDone
+		require.NoError(t, s.SaveJob(got))
+		next, n, err := s.NextJob()
+		require.NoError(t, err)
+		assert.Nil(t, next)
+		assert.Zero(t, n)
+	}
 }
