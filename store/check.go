@@ -397,6 +397,15 @@ func checkIndexes(tx *bolt.Tx, depth checkDepth, r *Report, drop func()) (proble
 		if ids := tx.Bucket(bucketJobIDs); ids != nil {
 			r.Jobs = ids.Stats().KeyN
 		}
+		// Every receipt still to print can be printed.
+		if jobs := tx.Bucket(bucketJobs); jobs != nil {
+			jobs.ForEach(func(k, v []byte) error {
+				if _, err := decodeJob(tx, k, v); err != nil {
+					problems = append(problems, err.Error())
+				}
+				return nil
+			})
+		}
 	}
 	return problems
 }
