@@ -170,6 +170,7 @@ func (s *Store) SaveJobLater(j *PrintJob) {
 // were journaled). A done job's record and bytes go.
 func saveJob(j *PrintJob) func(*bolt.Tx) error {
 	v, err := encodeJob(j)
+	snap := *j // the state as it is now: a later write may run after j changed
 	state, seq, id := j.State, j.Seq, j.ID
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
@@ -194,19 +195,21 @@ func saveJob(j *PrintJob) func(*bolt.Tx) error {
 		if err != nil {
 			return err
 		}
+		record := v
 		if data := tx.Bucket(bucketJobBytes); data == nil || data.Get(bytesKey(seq, 'd')) == nil {
 			// Journaled before bytes were kept apart: the record keeps them.
 			var before PrintJob
 			if err := json.Unmarshal(old, &before); err != nil {
 				return fmt.Errorf("store: corrupt print job %s: %w", id, err)
 			}
-			keep := *j
+			keep := snap
 			keep.Data, keep.ReprintData = before.Data, before.ReprintData
-			if v, err = json.Marshal(&keep); err != nil {
+			var err error
+			if record, err = json.Marshal(&keep); err != nil {
 				return err
 			}
 		}
-		return b.Put(jobKey(seq), v)
+		return b.Put(jobKey(seq), record)
 	}
 }
 
