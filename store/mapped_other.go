@@ -1,7 +1,7 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package store
 
-// dropMapped does nothing here: Windows trims a process's working set
-// itself under memory pressure.
+// dropMapped does nothing here (macOS, the BSDs: systems posd is not
+// packaged for).
 func dropMapped(addr uintptr, n int64) {}
