@@ -452,31 +452,34 @@ func (e *Engine) awaitCancelWindow(prov Provider, noted func(error), p *Payment)
 
 // stepLogged applies a driver's trigger. A refusal means someone else (the
 // cashier) moved the payment meanwhile; the driver re-reads and goes on.
-// stepLoggedLocked is stepLogged for a caller holding e.mu: a step that
-// no longer applies is logged and dropped (no retry: the caller decides).
-func (e *Engine) stepLoggedLocked(id string, t Trigger, in Input) {
-	if _, err := e.stepLocked(id, t, in); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) {
-			e.log.Info("payment moved meanwhile; outcome not applied", "payment", id, "trigger", t, "state", te.From)
-			return
-		}
-		e.log.Error("journal write failed; payment left for recovery", "payment", id, "trigger", t, "err", err)
+// A failed journal write is logged and the driver waits a second before
+// it re-reads (the payment is left for recovery meanwhile).
+func (e *Engine) stepLogged(id string, t Trigger, in Input) {
+	if _, err := e.step(id, t, in); e.stepFailed(id, t, err) {
+		e.sleep(time.Second, nil)
 	}
 }
 
-func (e *Engine) stepLogged(id string, t Trigger, in Input) {
-	if _, err := e.step(id, t, in); err != nil {
-		var te *TransitionError
-		if errors.As(err, &te) {
-			e.log.Info("payment moved meanwhile; outcome not applied", "payment", id, "trigger", t, "state", te.From)
-			return
-		}
-		e.log.Error("journal write failed; payment left for recovery", "payment", id, "trigger", t, "err", err)
-		if !e.sleep(time.Second, nil) {
-			return
-		}
+// stepLoggedLocked is stepLogged for a caller holding e.mu: a step that
+// no longer applies is logged and dropped (no retry: the caller decides).
+func (e *Engine) stepLoggedLocked(id string, t Trigger, in Input) {
+	_, err := e.stepLocked(id, t, in)
+	e.stepFailed(id, t, err)
+}
+
+// stepFailed logs why a driver's step was not applied and reports whether
+// the journal write failed (rather than the payment having moved on).
+func (e *Engine) stepFailed(id string, t Trigger, err error) bool {
+	var te *TransitionError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &te):
+		e.log.Info("payment moved meanwhile; outcome not applied", "payment", id, "trigger", t, "state", te.From)
+		return false
 	}
+	e.log.Error("journal write failed; payment left for recovery", "payment", id, "trigger", t, "err", err)
+	return true
 }
 
 // outcomeTrigger maps a gateway answer to the trigger it fires. Errors and

@@ -390,3 +390,13 @@ func (h *harness) watchSleeps() {
 	h.stop()
 	h.start()
 }
+
+// entered is when p first entered state (zero if it never did).
+func entered(p *payflow.Payment, state payflow.State) time.Time {
+	for _, e := range p.History {
+		if e.State == state {
+			return e.At
+		}
+	}
+	return time.Time{}
+}

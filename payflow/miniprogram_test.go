@@ -60,12 +60,7 @@ func TestMiniProgramOrder(t *testing.T) {
 		p := h.order("M1", 2*time.Minute)
 		p = h.until(p.ID, func(p *payflow.Payment) bool { return !p.Live() })
 		assert.Equal(t, payflow.StateCancelled, p.State)
-		var cancelled time.Time
-		for _, e := range p.History {
-			if e.State == payflow.StateCancelling && cancelled.IsZero() {
-				cancelled = e.At
-			}
-		}
+		cancelled := entered(p, payflow.StateCancelling)
 		assert.False(t, cancelled.Before(p.MiniProgram.ExpiresAt), "cancel at %v, expires %v", cancelled, p.MiniProgram.ExpiresAt)
 		assert.Greater(t, gw.count("query"), 10, "queried while the customer may pay")
 	})

@@ -66,12 +66,7 @@ func TestQRPayment(t *testing.T) {
 		assert.Equal(t, payflow.StateCancelled, p.State)
 		assert.Equal(t, 1, gw.count("close"), "an unpaid QR order is closed")
 		assert.Zero(t, gw.count("cancel"))
-		var closing time.Time
-		for _, e := range p.History {
-			if e.State == payflow.StateCancelling && closing.IsZero() {
-				closing = e.At
-			}
-		}
+		closing := entered(p, payflow.StateCancelling)
 		assert.False(t, closing.Before(p.QR.ExpiresAt), "closed at %v, expires %v", closing, p.QR.ExpiresAt)
 		assert.Greater(t, gw.count("query"), 10, "queried while the customer may pay")
 	})
