@@ -95,7 +95,9 @@ func (l *lane) acquire(ctx context.Context, oldest time.Time) bool {
 			l.mu.Lock()
 			select {
 			case <-w.ready:
-				// Handed a slot as ctx ended: pass it on.
+				// Handed a slot as ctx ended: pass it on (release counts
+				// it out of the calls in flight, so count it in first).
+				l.inFlight++
 				l.mu.Unlock()
 				l.release()
 			default:

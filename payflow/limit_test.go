@@ -66,3 +66,48 @@ func TestLaneRate(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, time.Since(start), 45*time.Millisecond, "six calls at 100/s take at least 50 ms")
 }
+
+// TestLaneCancelStorm: calls giving up at random while slots are handed
+// out never leak a slot, never let more than the limit in, and the lane's
+// count of calls in flight never falls below the calls that hold a slot
+// (a slot handed to a call as it gave up is counted out once, not twice).
+func TestLaneCancelStorm(t *testing.T) {
+	const limit = 3
+	l := newLane(SystemClock{}, limit, 1e10)
+	var mu sync.Mutex
+	holding := 0
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			if i%2 == 0 {
+				go func() { time.Sleep(time.Duration(i%7) * 50 * time.Microsecond); cancel() }()
+			} else {
+				defer cancel()
+			}
+			if !l.acquire(ctx, time.Time{}) {
+				return
+			}
+			mu.Lock()
+			holding++
+			l.mu.Lock()
+			inFlight := l.inFlight
+			l.mu.Unlock()
+			assert.LessOrEqual(t, holding, limit)
+			assert.GreaterOrEqual(t, inFlight, holding, "calls in flight counted")
+			mu.Unlock()
+			time.Sleep(20 * time.Microsecond)
+			mu.Lock()
+			holding--
+			l.release()
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	assert.Equal(t, limit, l.free, "every slot back")
+	assert.Zero(t, l.inFlight)
+	assert.Empty(t, l.waiters)
+	assert.LessOrEqual(t, l.peak, limit)
+}
