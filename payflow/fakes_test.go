@@ -160,6 +160,12 @@ type flakyJournal struct {
 	payflow.Journal
 	failing atomic.Bool
 	failed  atomic.Int32
+	opens   atomic.Int32 // reads of every open payment
+}
+
+func (f *flakyJournal) Open() ([]*payflow.Payment, error) {
+	f.opens.Add(1)
+	return f.Journal.Open()
 }
 
 var errDiskFull = errors.New("write posd.db: no space left on device")

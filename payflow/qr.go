@@ -135,22 +135,31 @@ type QRWalleter interface {
 
 // shownQRLocked is the one QR payment whose code is on show (none when
 // there are several: a scan cannot tell which customer it belongs to).
+// It is found among the open payments the engine keeps in memory (the
+// Summary's): a stray scan during the recovery of thousands of payments
+// reads one record, not all of them.
 func (e *Engine) shownQRLocked() *Payment {
-	open, err := e.j.Open()
-	if err != nil {
-		return nil
-	}
-	var shown *Payment
-	for _, p := range open {
-		if p.Method != MethodQR || p.State != StateAwaitingCustomer || p.SwitchRequested {
+	e.sumMu.Lock()
+	shown := ""
+	for id, in := range e.open {
+		if !in.qrShown {
 			continue
 		}
-		if shown != nil {
+		if shown != "" {
+			e.sumMu.Unlock()
 			return nil
 		}
-		shown = p
+		shown = id
 	}
-	return shown
+	e.sumMu.Unlock()
+	if shown == "" {
+		return nil
+	}
+	p, err := e.j.Get(shown)
+	if err != nil || p.Method != MethodQR || p.State != StateAwaitingCustomer || p.SwitchRequested {
+		return nil
+	}
+	return p
 }
 
 // pendingSwitch is a scanned code waiting, in memory only like every

@@ -300,14 +300,16 @@ func TestQRRefused(t *testing.T) {
 
 // TestQRScanSwitches: a code from the scanner while one QR code is on show
 // pays that payment instead; with two on show it is dropped, as a scan
-// with no payment waiting is.
+// with no payment waiting is, and the scan reads no list of open payments.
 func TestQRScanSwitches(t *testing.T) {
 	gw := &fakeGateway{precreate: shown, query: answer(payflow.InProgress), close: answer(payflow.Succeeded)}
 	h := newHarness(t, gw)
 	q := h.untilState(h.qr("Q1", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
 	r := h.untilState(h.qr("Q2", 5*time.Minute).ID, payflow.StateAwaitingCustomer)
+	opens := h.j.opens.Load()
 	_, err := h.eng.Scan(wechat, "scanner-1")
 	assert.ErrorIs(t, err, payflow.ErrNoPaymentWaiting, "two codes on show: whose is it?")
+	assert.Equal(t, opens, h.j.opens.Load(), "a scan does not read every open payment")
 	_, err = h.eng.Abort(r.ID)
 	require.NoError(t, err)
 	h.until(r.ID, func(p *payflow.Payment) bool { return !p.Live() })

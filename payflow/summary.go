@@ -16,6 +16,7 @@ type Summary struct {
 type openInfo struct {
 	state            State
 	awaitingCustomer bool
+	qrShown          bool // a QR code on show that a scanned code could replace (shownQRLocked)
 	attention        bool
 	refundsOpen      int
 }
@@ -33,6 +34,7 @@ func (e *Engine) noteOpen(p *Payment) {
 	switch {
 	case p.State == StateAwaitingCustomer:
 		in.awaitingCustomer = true
+		in.qrShown = p.Method == MethodQR && !p.SwitchRequested
 	case (p.State == StatePaying || p.State == StateInDoubt) && p.MiniProgram != nil && p.MiniProgram.Pay != nil:
 		in.awaitingCustomer = true
 	}
