@@ -588,3 +588,35 @@ func TestJobBytesApart(t *testing.T) {
 		assert.Zero(t, n)
 	}
 }
+
+// TestSaveJobLaterFlood: more writes that may wait than the committer
+// holds (a slow disk, a printer draining a backlog) are written at once
+// rather than dropped: every job ends done.
+func TestSaveJobLaterFlood(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	const n = 600
+	jobs := make([]*store.PrintJob, n)
+	for i := range jobs {
+		jobs[i] = &store.PrintJob{ID: fmt.Sprintf("payment/pay_%04d", i), State: store.JobPending, Data: []byte("x")}
+		_, err := s.AddJob(jobs[i])
+		require.NoError(t, err)
+	}
+	s.SlowSyncs(20 * time.Millisecond)
+	busy := make(chan error, 1)
+	go func() { _, err := s.Create(payment("pay_slow", "SLOW", day1, payflow.StatePaid)); busy <- err }()
+	for _, j := range jobs {
+		j.State = store.JobDone
+		s.SaveJobLater(j)
+	}
+	require.NoError(t, <-busy)
+	require.NoError(t, s.Close())
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	next, pending, err := s.NextJob()
+	require.NoError(t, err)
+	assert.Nil(t, next, "every job done")
+	assert.Zero(t, pending)
+}
