@@ -14,10 +14,10 @@ import (
 )
 
 func TestDecodeCreatePayment(t *testing.T) {
-	n, err := localapi.DecodeCreatePayment(strings.NewReader(`{"order_id":" A1 ","amount":1250,"auth_code":" 134567890123456789 ","subject":"s","operator":"o"}`))
+	n, _, err := localapi.DecodePaymentRequest(strings.NewReader(`{"order_id":" A1 ","amount":1250,"auth_code":" 134567890123456789 ","subject":"s","operator":"o"}`))
 	require.NoError(t, err)
 	assert.Equal(t, payflow.NewPayment{OrderID: "A1", Amount: 1250, Currency: "CNY", Subject: "s", Operator: "o", AuthCode: "134567890123456789"}, n)
-	n, err = localapi.DecodeCreatePayment(strings.NewReader(`{"order_id":"A1","amount":9999999999}`))
+	n, _, err = localapi.DecodePaymentRequest(strings.NewReader(`{"order_id":"A1","amount":9999999999}`))
 	require.NoError(t, err)
 	assert.Equal(t, int64(payflow.MaxAmount), n.Amount)
 }
@@ -34,7 +34,7 @@ func FuzzDecodeCreatePayment(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		n, err := localapi.DecodeCreatePayment(bytes.NewReader(body))
+		n, _, err := localapi.DecodePaymentRequest(bytes.NewReader(body))
 		if err != nil {
 			require.NotEmpty(t, err.Error())
 			return

@@ -162,12 +162,6 @@ func itemAmount(i int, raw json.RawMessage) (int64, error) {
 	return v, err
 }
 
-// DecodeCreatePayment reads and checks a POST /v1/payments body.
-func DecodeCreatePayment(r io.Reader) (payflow.NewPayment, error) {
-	n, _, err := DecodePaymentRequest(r)
-	return n, err
-}
-
 // DecodePaymentRequest reads and checks a POST /v1/payments body; qr is
 // non-nil for method qr.
 func DecodePaymentRequest(r io.Reader) (n payflow.NewPayment, qr *QROptions, err error) {

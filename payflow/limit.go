@@ -32,8 +32,8 @@ type lane struct {
 	waiters waitHeap
 	next    time.Time // when the next call may start
 	seq     uint64
-	// inFlight and peak count the resumed calls in flight (for tests and
-	// metrics: the limit is never exceeded).
+	// inFlight and peak count the resumed calls in flight, so that the
+	// lane's tests can hold it to its limit (nothing else reads them).
 	inFlight, peak int
 }
 
