@@ -118,6 +118,7 @@ type Queue struct {
 	// lastSeq: the jobs up to it were printed by this queue and are
 	// recorded done later (LaterJobs with a Witness transport).
 	lastSeq uint64
+	started time.Time // jobs queued before it may have been printed by an earlier posd
 
 	logo LogoRecord // the last logo written, when Jobs is no LogoMemory
 	// logoDef is the layout's logo definition and its sum, made at the
@@ -137,7 +138,8 @@ func (q *Queue) init() {
 		if q.Log == nil {
 			q.Log = slog.New(slog.DiscardHandler)
 		}
-		q.st = State{State: StateReady, Since: time.Now()}
+		q.started = time.Now()
+		q.st = State{State: StateReady, Since: q.started}
 	})
 }
 
@@ -416,8 +418,9 @@ func (q *Queue) nextJob() (*Job, int, error) {
 // journal the job as printing, send every byte, journal it done.
 func (q *Queue) print(ctx context.Context, j *Job, pending int) error {
 	witness, _ := q.Transport.(Witness)
-	if witness != nil && witness.Printed(j.ID, j.CreatedAt) {
-		// Printed whole before a crash took its "done" record.
+	if witness != nil && !j.CreatedAt.After(q.started) && witness.Printed(j.ID, j.CreatedAt) {
+		// Printed whole before a crash took its "done" record (a job
+		// queued since this queue started has not been printed).
 		j.State, j.UpdatedAt = JobDone, time.Now()
 		if err := q.Jobs.SaveJob(j); err != nil {
 			return err
