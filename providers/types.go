@@ -32,4 +32,17 @@ type Env struct {
 	DataDir string // for its own files (keys, state), named after it
 	TillID  string
 	Log     *slog.Logger
+	// Go runs f in a goroutine its caller waits for before it stops (the
+	// daemon's): what a gateway runs in the background (the demo's
+	// simulator) goes through it. Nil: a plain goroutine.
+	Go func(f func())
+}
+
+// Run runs f as Env.Go says.
+func (e Env) Run(f func()) {
+	if e.Go != nil {
+		e.Go(f)
+		return
+	}
+	go f()
 }

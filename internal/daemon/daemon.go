@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		cancel()
 		wg.Wait()
 	}()
-	gws, err := buildGateways(ctx, cfg, log)
+	gws, err := buildGateways(ctx, cfg, log, wg.Go)
 	if err != nil {
 		return err
 	}

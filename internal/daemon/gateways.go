@@ -60,8 +60,10 @@ func CheckGateways(cfg *config.Config) error {
 }
 
 // buildGateways opens every configured gateway (not the old form's unused
-// tables) and the routing rules for the engine.
-func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger) (payflow.Gateways, error) {
+// tables) and the routing rules for the engine. What a gateway runs in the
+// background (the demo's simulator) goes through run, so that Run waits
+// for it.
+func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger, run func(func())) (payflow.Gateways, error) {
 	if err := CheckGateways(cfg); err != nil {
 		return payflow.Gateways{}, err
 	}
@@ -72,7 +74,7 @@ func buildGateways(ctx context.Context, cfg *config.Config, log *slog.Logger) (p
 			continue
 		}
 		t, _ := GatewayType(sec)
-		p, err := t.Open(ctx, sec, providers.Env{Name: sec.Name, DataDir: cfg.DataDir, TillID: cfg.TillID, Log: log})
+		p, err := t.Open(ctx, sec, providers.Env{Name: sec.Name, DataDir: cfg.DataDir, TillID: cfg.TillID, Log: log, Go: run})
 		if err != nil {
 			return g, err
 		}

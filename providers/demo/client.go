@@ -216,21 +216,33 @@ func (c *Client) QueryRefund(ctx context.Context, r payflow.RefundRequest) (payf
 }
 
 // Serve runs g on a loopback listener until ctx ends and returns its base
-// URL. The daemon uses it when no external demo gateway is configured.
-func Serve(ctx context.Context, g *Gateway, log *slog.Logger) (string, error) {
+// URL. The daemon uses it when no external demo gateway is configured;
+// the server runs through run (the daemon's goroutines, which it waits
+// for at shutdown) and is shut down, its connections too, when ctx ends.
+func Serve(ctx context.Context, g *Gateway, log *slog.Logger, run func(func())) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("demo gateway: %w", err)
 	}
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	go func() {
+	served := make(chan struct{})
+	run(func() {
+		defer close(served)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("demo gateway stopped", "err", err)
 		}
-	}()
+	})
+	run(func() {
+		select {
+		case <-ctx.Done():
+		case <-served:
+		}
+		// Its connections end before this returns (the caller waits).
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	})
 	return "http://" + ln.Addr().String(), nil
 }

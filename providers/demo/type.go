@@ -67,7 +67,7 @@ func open(ctx context.Context, sec config.GatewaySection, env providers.Env) (pa
 		if err != nil {
 			return nil, err
 		}
-		if u, err = Serve(ctx, gw, env.Log); err != nil {
+		if u, err = Serve(ctx, gw, env.Log, env.Run); err != nil {
 			return nil, err
 		}
 		env.Log.Info("demo gateway simulator running", "gateway", env.Name, "url", u)
