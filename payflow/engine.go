@@ -366,6 +366,14 @@ func (e *Engine) Scan(code, source string) (*Payment, error) {
 		return nil, cerr
 	}
 	if e.waiting == "" {
+		// Nothing waits for a scan: perhaps a QR code on show. What is
+		// noted in memory first catches up with the writes in flight.
+		e.awaitWritesLocked()
+		if e.closed {
+			return nil, ErrClosed
+		}
+	}
+	if e.waiting == "" {
 		if q := e.shownQRLocked(); q != nil {
 			// The customer shows a code after all, while the till shows its
 			// own: the one QR payment on show is paid with the code instead.
@@ -674,6 +682,24 @@ func (e *Engine) awaitWriteLocked(id string) {
 		<-done
 		e.mu.Lock()
 	}
+}
+
+// awaitWritesLocked waits, releasing e.mu meanwhile, until the writes in
+// flight when it was called are done, and so noted in memory (e.open,
+// e.waiting): the writer holds e.mu again from its write's end to then.
+func (e *Engine) awaitWritesLocked() {
+	var inFlight []chan struct{}
+	for _, done := range e.writing {
+		inFlight = append(inFlight, done)
+	}
+	if len(inFlight) == 0 {
+		return
+	}
+	e.mu.Unlock()
+	for _, done := range inFlight {
+		<-done
+	}
+	e.mu.Lock()
 }
 
 // saveUnlocked journals p with e.mu released (the caller holds it, and

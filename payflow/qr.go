@@ -137,7 +137,9 @@ type QRWalleter interface {
 // there are several: a scan cannot tell which customer it belongs to).
 // It is found among the open payments the engine keeps in memory (the
 // Summary's): a stray scan during the recovery of thousands of payments
-// reads one record, not all of them.
+// reads one record, not all of them. The caller lets the writes in flight
+// finish first (awaitWritesLocked): a code just put on show is journaled
+// before it is noted there.
 func (e *Engine) shownQRLocked() *Payment {
 	e.sumMu.Lock()
 	shown := ""
