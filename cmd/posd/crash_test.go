@@ -261,7 +261,10 @@ func (d *posdProc) request(method, path string, body any, out any) int {
 // settled.
 func (d *posdProc) settled(order string) *payflow.Payment {
 	d.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Longer than the longest window a test gives an order to run out
+	// (a QR code shown for 30 s), with room for its close on a loaded
+	// machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		var p payflow.Payment
 		require.Equal(d.t, 200, d.request("GET", "/v1/payments?order_id="+order+"&wait=5", nil, &p))
