@@ -477,11 +477,11 @@ func Recover(from, to string) (RecoverReport, error) {
 		return rep, err
 	}
 	defer s.Close()
-	err = s.updateSolo(func(tx *bolt.Tx) error {
+	err = s.updateSolo(func(tx *wtx) error {
 		orders := tx.Bucket(bucketOrders)
 		for _, e := range payments {
 			p, err := decode(e.v)
-			if err != nil || p.ID != string(e.k) {
+			if err != nil || p.ID != string(e.k) || p.OrderID == "" {
 				rep.Lost = append(rep.Lost, fmt.Sprintf("payment %s: its record is not readable", e.k))
 				continue
 			}
@@ -489,10 +489,10 @@ func Recover(from, to string) (RecoverReport, error) {
 				rep.Lost = append(rep.Lost, fmt.Sprintf("payment %s: order %s already has payment %s", p.ID, p.OrderID, id))
 				continue
 			}
-			if err := orders.Put([]byte(p.OrderID), []byte(p.ID)); err != nil {
+			if err := tx.put(bucketOrders, []byte(p.OrderID), []byte(p.ID)); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketDays).Put(dayKey(p), nil); err != nil {
+			if err := tx.put(bucketDays, dayKey(p), nil); err != nil {
 				return err
 			}
 			if err := put(tx, p); err != nil {
@@ -502,35 +502,29 @@ func Recover(from, to string) (RecoverReport, error) {
 		}
 		// Receipts: the ids of every job ever queued (so that printed
 		// receipts are not printed again) and the jobs still to print.
-		jb, err := tx.CreateBucketIfNotExists(bucketJobs)
-		if err != nil {
-			return err
+		for _, b := range [][]byte{bucketJobs, bucketJobIDs, bucketJobBytes} {
+			if err := tx.createBucket(b); err != nil {
+				return err
+			}
 		}
-		ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
-		if err != nil {
-			return err
-		}
+		ids, data := tx.Bucket(bucketJobIDs), tx.Bucket(bucketJobBytes)
 		var top uint64
 		for _, e := range jobIDs {
-			if err := ids.Put(e.k, e.v); err != nil {
+			if err := tx.put(bucketJobIDs, e.k, e.v); err != nil {
 				return err
 			}
 			if n, err := strconv.ParseUint(string(e.v), 10, 64); err == nil {
 				top = max(top, n)
 			}
 		}
-		data, err := tx.CreateBucketIfNotExists(bucketJobBytes)
-		if err != nil {
-			return err
-		}
 		for _, e := range jobBytes {
-			if err := data.Put(e.k, e.v); err != nil {
+			if err := tx.put(bucketJobBytes, e.k, e.v); err != nil {
 				return err
 			}
 		}
 		for _, e := range jobs {
 			var j PrintJob
-			if err := json.Unmarshal(e.v, &j); err != nil {
+			if err := json.Unmarshal(e.v, &j); err != nil || j.ID == "" {
 				rep.Lost = append(rep.Lost, fmt.Sprintf("print job %s: its record is not readable", e.k))
 				continue
 			}
@@ -538,16 +532,16 @@ func Recover(from, to string) (RecoverReport, error) {
 				// Its id is kept below: the receipt is never printed, and
 				// the report names it.
 				rep.Lost = append(rep.Lost, fmt.Sprintf("print job %s (%s): its bytes are not readable; print it again with posd receipt --reprint", e.k, j.ID))
-			} else if err := jb.Put(e.k, e.v); err != nil {
+			} else if err := tx.put(bucketJobs, e.k, e.v); err != nil {
 				return err
 			}
-			if err := ids.Put([]byte(j.ID), e.k); err != nil {
+			if err := tx.put(bucketJobIDs, []byte(j.ID), e.k); err != nil {
 				return err
 			}
 			top = max(top, j.Seq)
 		}
 		ids.ForEach(func(_, _ []byte) error { rep.Jobs++; return nil }) // Stats does not see this transaction's writes
-		if err := jb.SetSequence(top); err != nil {
+		if err := tx.setSequence(bucketJobs, top); err != nil {
 			return err
 		}
 		// The records keep their schema: a journal from before payments
@@ -558,7 +552,7 @@ func Recover(from, to string) (RecoverReport, error) {
 		}
 		// Numbers carry on past the damaged journal's, with room for
 		// blocks it reserved that may not have been recorded.
-		return tx.Bucket(bucketMeta).SetSequence(seq + 10*seqMargin)
+		return tx.setSequence(bucketMeta, seq+10*seqMargin)
 	})
 	if err != nil {
 		return rep, fmt.Errorf("store: writing the recovered journal %s: %w", to, err)
@@ -583,6 +577,11 @@ func salvage(tx *bolt.Tx, name []byte) (out []kv, lost []string) {
 	}
 	seen := map[string]bool{}
 	take := func(k, v []byte) {
+		if len(k) == 0 {
+			// A damaged page can hold an empty key, which no bucket takes.
+			lost = append(lost, fmt.Sprintf("bucket %s: an entry with an empty key (a damaged page)", name))
+			return
+		}
 		if v != nil && !seen[string(k)] {
 			seen[string(k)] = true
 			out = append(out, kv{bytes.Clone(k), bytes.Clone(v)})

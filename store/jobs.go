@@ -69,7 +69,7 @@ func jobKey(seq uint64) []byte { return []byte(fmt.Sprintf("%020d", seq)) }
 // AddJob journals a new job unless one with its id exists; it reports
 // whether it added it. Jobs are kept in the order they were added.
 func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *wtx) error {
 		var err error
 		added, err = addJob(tx, j)
 		return err
@@ -77,39 +77,33 @@ func (s *Store) AddJob(j *PrintJob) (added bool, err error) {
 	return added, err
 }
 
-func addJob(tx *bolt.Tx, j *PrintJob) (bool, error) {
-	b, err := tx.CreateBucketIfNotExists(bucketJobs)
-	if err != nil {
-		return false, err
+func addJob(tx *wtx, j *PrintJob) (bool, error) {
+	for _, b := range [][]byte{bucketJobs, bucketJobIDs, bucketJobBytes} {
+		if err := tx.createBucket(b); err != nil {
+			return false, err
+		}
 	}
-	ids, err := tx.CreateBucketIfNotExists(bucketJobIDs)
-	if err != nil {
-		return false, err
-	}
-	if ids.Get([]byte(j.ID)) != nil {
+	if tx.Bucket(bucketJobIDs).Get([]byte(j.ID)) != nil {
 		return false, nil
 	}
-	data, err := tx.CreateBucketIfNotExists(bucketJobBytes)
-	if err != nil {
-		return false, err
-	}
-	if j.Seq, err = b.NextSequence(); err != nil {
+	var err error
+	if j.Seq, err = tx.nextSequence(bucketJobs); err != nil {
 		return false, err
 	}
 	v, err := encodeJob(j)
 	if err != nil {
 		return false, err
 	}
-	if err := ids.Put([]byte(j.ID), jobKey(j.Seq)); err != nil {
+	if err := tx.put(bucketJobIDs, []byte(j.ID), jobKey(j.Seq)); err != nil {
 		return false, err
 	}
-	if err := data.Put(bytesKey(j.Seq, 'd'), j.Data); err != nil {
+	if err := tx.put(bucketJobBytes, bytesKey(j.Seq, 'd'), j.Data); err != nil {
 		return false, err
 	}
-	if err := data.Put(bytesKey(j.Seq, 'r'), j.ReprintData); err != nil {
+	if err := tx.put(bucketJobBytes, bytesKey(j.Seq, 'r'), j.ReprintData); err != nil {
 		return false, err
 	}
-	return true, b.Put(jobKey(j.Seq), v)
+	return true, tx.put(bucketJobs, jobKey(j.Seq), v)
 }
 
 // SetJobsDue has the store ask f, each time it saves a payment, which print
@@ -121,7 +115,7 @@ func addJob(tx *bolt.Tx, j *PrintJob) (bool, error) {
 func (s *Store) SetJobsDue(f func(*payflow.Payment) []printer.DueJob) { s.jobsDue.Store(&f) }
 
 // addDueJobs journals the jobs p makes due that tx does not have.
-func (s *Store) addDueJobs(tx *bolt.Tx, p *payflow.Payment) error {
+func (s *Store) addDueJobs(tx *wtx, p *payflow.Payment) error {
 	f := s.jobsDue.Load()
 	if f == nil {
 		return nil
@@ -148,9 +142,10 @@ func (s *Store) SaveJob(j *PrintJob) error {
 }
 
 // SaveJobLater records a job's new state with the next write to the
-// journal, or within laterDelay (printer.LaterJobs): for a state the
-// queue can tell again after a crash (a receipt file that exists was
-// printed), which need not cost a commit of its own. It does not wait,
+// journal, or with the checkpoint once writes stop coming (a minute
+// without one), or at Close (printer.LaterJobs): for a state the queue
+// can tell again after a crash (a receipt file that exists was printed),
+// which need not cost a sync of its own. It does not wait,
 // and a failure is not reported: the job's old state stays, and is told
 // again.
 func (s *Store) SaveJobLater(j *PrintJob) {
@@ -168,11 +163,11 @@ func (s *Store) SaveJobLater(j *PrintJob) {
 
 // saveJob is the write that records j's state (its bytes stay as they
 // were journaled). A done job's record and bytes go.
-func saveJob(j *PrintJob) func(*bolt.Tx) error {
+func saveJob(j *PrintJob) func(*wtx) error {
 	v, err := encodeJob(j)
 	snap := *j // the state as it is now: a later write may run after j changed
 	state, seq, id := j.State, j.Seq, j.ID
-	return func(tx *bolt.Tx) error {
+	return func(tx *wtx) error {
 		b := tx.Bucket(bucketJobs)
 		var old []byte
 		if b != nil {
@@ -182,15 +177,15 @@ func saveJob(j *PrintJob) func(*bolt.Tx) error {
 			return fmt.Errorf("store: no print job %s", id)
 		}
 		if state == JobDone {
-			if data := tx.Bucket(bucketJobBytes); data != nil {
-				if err := data.Delete(bytesKey(seq, 'd')); err != nil {
+			if tx.Bucket(bucketJobBytes) != nil {
+				if err := tx.del(bucketJobBytes, bytesKey(seq, 'd')); err != nil {
 					return err
 				}
-				if err := data.Delete(bytesKey(seq, 'r')); err != nil {
+				if err := tx.del(bucketJobBytes, bytesKey(seq, 'r')); err != nil {
 					return err
 				}
 			}
-			return b.Delete(jobKey(seq))
+			return tx.del(bucketJobs, jobKey(seq))
 		}
 		if err != nil {
 			return err
@@ -209,7 +204,7 @@ func saveJob(j *PrintJob) func(*bolt.Tx) error {
 				return err
 			}
 		}
-		return b.Put(jobKey(seq), record)
+		return tx.put(bucketJobs, jobKey(seq), record)
 	}
 }
 
@@ -286,7 +281,7 @@ func (s *Store) HasJob(id string) (bool, error) {
 }
 
 // forgetJobs drops the printed-job ids of a pruned payment.
-func forgetJobs(tx *bolt.Tx, paymentID string) error {
+func forgetJobs(tx *wtx, paymentID string) error {
 	ids := tx.Bucket(bucketJobIDs)
 	if ids == nil {
 		return nil
@@ -298,7 +293,7 @@ func forgetJobs(tx *bolt.Tx, paymentID string) error {
 			doomed = append(doomed, bytes.Clone(k))
 		}
 		for _, k := range doomed {
-			if err := ids.Delete(k); err != nil {
+			if err := tx.del(bucketJobIDs, k); err != nil {
 				return err
 			}
 		}
@@ -326,5 +321,5 @@ func (s *Store) SetPrinterLogo(r printer.LogoRecord) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyPrinterLogo, v) })
+	return s.update(func(tx *wtx) error { return tx.put(bucketMeta, keyPrinterLogo, v) })
 }

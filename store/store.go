@@ -55,34 +55,49 @@ type Store struct {
 	closed   atomic.Bool
 	commits  atomic.Uint64
 	jobsDue  atomic.Pointer[func(*payflow.Payment) []printer.DueJob]
+	syncs    atomic.Uint64
+
+	// The log (see wal): wmu orders write transactions and checkpoints.
+	// pin is the read transaction held at the last checkpoint, so that
+	// bbolt reuses none of its pages; a commit that has to remap the file
+	// waits for it, and unpin lets it go (see commit).
+	log       *wal
+	file      *os.File // bbolt's file, read-only: its meta pages at a checkpoint
+	wmu       sync.Mutex
+	pinMu     sync.Mutex
+	pin       *bolt.Tx
+	pinHWM    int64         // the file's high-water mark at the checkpoint
+	pinWaits  atomic.Uint64 // commits that had the pin let go (see commit)
+	idleAfter time.Duration // without a write this long, the committer checkpoints
 
 	// Group commit: writes from any goroutine go to the committer, which
 	// runs those waiting together in one transaction (one pair of
 	// fdatasyncs), with no delay added to a write that comes alone.
 	writes    chan *write
-	later     chan *write   // writes that may wait for the next commit (SaveJobLater)
-	stop      chan struct{} // closed by Close
-	committed chan struct{} // closed when the committer has stopped
+	later     chan *write     // writes that may wait for the next commit (SaveJobLater)
+	flush     chan chan error // Checkpoint's requests
+	stop      chan struct{}   // closed by Close
+	committed chan struct{}   // closed when the committer has stopped
 	closeOnce sync.Once
 }
 
 // write is one caller's transaction function waiting for the committer.
 type write struct {
-	fn   func(*bolt.Tx) error
+	fn   func(*wtx) error
 	done chan error
 }
 
 // maxGroup bounds the writes one transaction carries.
 const maxGroup = 256
 
-// laterDelay is how long a write that may wait (SaveJobLater) waits for
-// another to share its commit before it is committed alone.
-const laterDelay = time.Second
-
 // Commits counts the write transactions committed since the journal was
-// opened. Each is two fdatasyncs in bbolt (the pages, then the meta page):
-// benchmarks report it per payment.
+// opened: each is one record in the log, synced once.
 func (s *Store) Commits() uint64 { return s.commits.Load() }
+
+// Syncs counts the fdatasyncs posd has asked of the disk since the
+// journal was opened: one per commit, two per checkpoint (bbolt's file,
+// then the log's header). Benchmarks report it per payment.
+func (s *Store) Syncs() uint64 { return s.syncs.Load() }
 
 // ObserveCommits has f told how long each write transaction takes,
 // commit and fsync included (for the journal commit latency metric).
@@ -98,7 +113,7 @@ type writeFailure struct {
 // fn may be run more than once (a write sharing the transaction failed,
 // and each is run again alone): it must only touch tx, and set what it
 // returns, never accumulate into it.
-func (s *Store) update(fn func(*bolt.Tx) error) error {
+func (s *Store) update(fn func(*wtx) error) error {
 	if s.closed.Load() {
 		return berrors.ErrDatabaseNotOpen
 	}
@@ -115,36 +130,40 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 // one transaction and answers each. If one of them fails, the
 // transaction is abandoned and each runs again alone, so that one write's
 // refusal never takes the others with it. Writes that may wait (later)
-// ride with the next write, or go alone after laterDelay, or at Close.
+// ride with the next write, or with the checkpoint when writes stop
+// coming (quiet), or at Close.
 func (s *Store) commitLoop() {
 	defer close(s.committed)
 	var waiting []*write // writes that may wait, for the next commit
-	var flush <-chan time.Time
+	idle := time.NewTimer(s.idleAfter)
+	defer idle.Stop()
 	for {
 		var group []*write
 		select {
+		case <-idle.C:
+			s.quiet(waiting, false, false)
+			waiting = nil
+			idle.Reset(s.idleAfter)
+			continue
+		case req := <-s.flush:
+			req <- s.quiet(waiting, true, false)
+			waiting = nil
+			continue
 		case w := <-s.writes:
 			group = append(waiting, w)
 		case w := <-s.later:
 			if waiting = append(waiting, w); len(waiting) < maxGroup {
-				if flush == nil {
-					flush = time.After(laterDelay)
-				}
 				continue
 			}
-			group = waiting
-		case <-flush:
 			group = waiting
 		case <-s.stop:
 			for len(s.later) > 0 {
 				waiting = append(waiting, <-s.later)
 			}
-			if len(waiting) > 0 {
-				s.commitGroup(waiting)
-			}
+			s.quiet(waiting, true, true)
 			return
 		}
-		waiting, flush = nil, nil
+		waiting = nil
 	more:
 		for len(group) < maxGroup {
 			select {
@@ -155,7 +174,55 @@ func (s *Store) commitLoop() {
 			}
 		}
 		s.commitGroup(group)
+		idle.Reset(s.idleAfter)
 	}
+}
+
+// quiet is what the committer does when writes stop coming (idleAfter
+// without one) and at Close: the writes that may wait are committed
+// without a record of their own, and a checkpoint makes them and the
+// log's records durable in bbolt. Those writes are lost if the
+// checkpoint is (they may be: see SaveJobLater); if it fails, nothing
+// more is written until posd restarts. force checkpoints even when
+// nothing waits; closing marks the log as a clean Close leaves it.
+func (s *Store) quiet(waiting []*write, force, closing bool) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.log.broken != nil {
+		for _, w := range waiting {
+			w.done <- s.log.broken
+		}
+		return s.log.broken
+	}
+	wrote := false
+	if len(waiting) > 0 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, w := range waiting {
+				if err := w.fn(&wtx{Tx: tx}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil { // each alone: one refusal does not take the others with it
+			for _, w := range waiting {
+				s.db.Update(func(tx *bolt.Tx) error { return w.fn(&wtx{Tx: tx}) })
+			}
+		}
+		for _, w := range waiting {
+			w.done <- nil
+		}
+		wrote = true
+	}
+	if !wrote && s.log.n == 0 && !force {
+		return nil
+	}
+	if err := s.checkpointAs(closing); err != nil {
+		s.log.broken = fmt.Errorf("%w: restart posd", err)
+		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
+		return err
+	}
+	return nil
 }
 
 // commitGroup runs the writes of group in one transaction and answers
@@ -166,7 +233,7 @@ func (s *Store) commitGroup(group []*write) {
 		return
 	}
 	errFailed := errors.New("a write of the group failed")
-	err := s.updateSolo(func(tx *bolt.Tx) error {
+	err := s.updateSolo(func(tx *wtx) error {
 		for _, w := range group {
 			if err := w.fn(tx); err != nil {
 				return errFailed
@@ -188,32 +255,241 @@ func (s *Store) commitGroup(group []*write) {
 // updateSolo runs fn in a write transaction of its own and remembers
 // whether the commit itself (not fn's own refusal) failed. Bulk writes
 // (prune, recover), whose functions count as they go, use it directly.
-func (s *Store) updateSolo(fn func(*bolt.Tx) error) error {
+func (s *Store) updateSolo(fn func(*wtx) error) error {
 	var fnErr error
 	if f := s.onCommit.Load(); f != nil {
 		start := time.Now()
 		defer func() { (*f)(time.Since(start)) }()
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if fnErr = fn(tx); fnErr != nil {
-			return fnErr
-		}
-		if s.failNext != nil {
-			return s.failNext()
-		}
-		return nil
-	})
-	if s.slowSync > 0 && err == nil {
-		time.Sleep(s.slowSync) // tests: the two fdatasyncs of a slow disk
-	}
+	s.wmu.Lock()
+	err := s.commit(fn, &fnErr)
+	s.wmu.Unlock()
 	switch {
 	case err == nil:
 		s.writeErr.Store(nil)
-		s.commits.Add(1)
 	case fnErr == nil:
 		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
 	}
 	return err
+}
+
+// checkpointIdle is how long the committer waits for a write before it
+// checkpoints (a variable for tests).
+var checkpointIdle = time.Minute
+
+// Checkpoints come after this many records, this much growth of the file
+// while the checkpoint's pages are pinned, this long without a write,
+// and at Close.
+const (
+	checkpointRecords = 1000
+	checkpointGrowth  = 1 << 20
+	// pinPatience is how long a commit may take before its wait is taken
+	// for bbolt remapping the file, which waits for every read
+	// transaction, the pin included.
+	pinPatience = 250 * time.Millisecond
+)
+
+// commit runs fn in a write transaction, appends its changes to the log
+// (one fdatasync) and commits them to bbolt without syncing. The caller
+// holds wmu.
+//
+// bbolt frees pages for reuse only as a write transaction begins, keeping
+// those the read transactions open then can see: the pin keeps the
+// checkpoint's pages out of this one. bbolt remapping a growing file
+// inside Commit waits for every read transaction to end, so that a commit
+// still running after pinPatience has the pin let go (the pages it may
+// reuse were chosen as it began), and a checkpoint pins the new state
+// before the next transaction begins.
+func (s *Store) commit(fn func(*wtx) error, fnErr *error) error {
+	if s.log.broken != nil {
+		return s.log.broken
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	w := &wtx{Tx: tx}
+	if *fnErr = fn(w); *fnErr != nil {
+		tx.Rollback()
+		return *fnErr
+	}
+	if s.failNext != nil {
+		if err := s.failNext(); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if w.ops == 0 {
+		tx.Rollback() // nothing changed: nothing to make durable
+		return nil
+	}
+	at := s.log.off
+	if err := s.log.append(w.rec); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if testHook != nil {
+		if err := testHook("commit", s.db.Path()); err != nil {
+			tx.Rollback()
+			s.log.undo(at)
+			return err
+		}
+	}
+	s.pinMu.Lock()
+	pin := s.pin
+	s.pinMu.Unlock()
+	waited := make(chan struct{})
+	stuck := time.AfterFunc(pinPatience, func() {
+		if s.unpinIf(pin) {
+			s.pinWaits.Add(1)
+		}
+		close(waited)
+	})
+	err = tx.Commit()
+	if !stuck.Stop() {
+		<-waited // the pin is let go before it is looked at
+	}
+	if err != nil {
+		// The log holds what bbolt refused (a full disk): take it back,
+		// or nothing more may be written until a restart replays it.
+		s.log.undo(at)
+		return fmt.Errorf("store: committing to the journal: %w", err)
+	}
+	s.commits.Add(1)
+	if s.pinned() && s.log.n < checkpointRecords && s.hwm() < s.pinHWM+checkpointGrowth {
+		return nil
+	}
+	if err := s.checkpoint(); err != nil {
+		// The write is durable in the log; the next commit tries again.
+		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
+	}
+	return nil
+}
+
+// pinned reports whether the checkpoint's read transaction is held.
+func (s *Store) pinned() bool {
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	return s.pin != nil
+}
+
+// unpin lets the checkpoint's pages go.
+func (s *Store) unpin() {
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	if s.pin != nil {
+		s.pin.Rollback()
+		s.pin = nil
+	}
+}
+
+// unpinIf lets the checkpoint's pages go if pin still holds them, and
+// reports whether it did.
+func (s *Store) unpinIf(pin *bolt.Tx) bool {
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	if s.pin != pin || pin == nil {
+		return false
+	}
+	s.pin.Rollback()
+	s.pin = nil
+	return true
+}
+
+// hwm is the journal's high-water mark, in bytes.
+func (s *Store) hwm() (n int64) {
+	s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+// repin pins the journal's state as it is, the log's checkpoint.
+func (s *Store) repin() error {
+	pin, err := s.db.Begin(false)
+	if err != nil {
+		return err
+	}
+	s.unpin()
+	s.pinMu.Lock()
+	s.pin, s.pinHWM = pin, pin.Size()
+	s.pinMu.Unlock()
+	return nil
+}
+
+// Checkpoint makes every write durable in bbolt's file, those that may
+// wait (SaveJobLater) included, and starts the log afresh. posd does this
+// by itself (after checkpointRecords writes, when writes stop coming, at
+// Close); tests call it to see those writes.
+func (s *Store) Checkpoint() error {
+	if s.closed.Load() {
+		return berrors.ErrDatabaseNotOpen
+	}
+	req := make(chan error, 1)
+	select {
+	case s.flush <- req:
+	case <-s.stop:
+		return berrors.ErrDatabaseNotOpen
+	}
+	return <-req
+}
+
+// checkpointLocked is checkpoint, taking wmu.
+func (s *Store) checkpointLocked() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.checkpoint()
+}
+
+// checkpoint syncs bbolt and makes its state the log's new start, pinned.
+// The caller holds wmu.
+func (s *Store) checkpoint() error { return s.checkpointAs(false) }
+
+// checkpointAs is checkpoint; closed marks the log as a clean Close
+// leaves it.
+func (s *Store) checkpointAs(closed bool) error {
+	if err := s.dbSync(); err != nil {
+		return fmt.Errorf("store: syncing the journal: %w", err)
+	}
+	h, err := durableHeader(s.file)
+	if err != nil {
+		return fmt.Errorf("store: reading the journal's state: %w", err)
+	}
+	h.closed = closed
+	if testHook != nil {
+		testHook("checkpoint", s.db.Path())
+	}
+	if err := s.log.reset(h); err != nil {
+		return err
+	}
+	if err := s.repin(); err != nil {
+		return err
+	}
+	if testHook != nil {
+		testHook("checkpointed", s.db.Path())
+	}
+	return nil
+}
+
+// testHook, in tests, is told of the steps of a checkpoint (to copy the
+// files as a power cut at that step could leave them) and may make a
+// commit fail after its record is logged ("commit").
+var testHook func(step, path string) error
+
+// dbSync is the fdatasync of bbolt's file.
+func (s *Store) dbSync() error {
+	s.syncs.Add(1)
+	if s.slowSync > 0 {
+		time.Sleep(s.slowSync)
+	}
+	return s.db.Sync()
+}
+
+// syncFile is an fdatasync of the log (or of the journal, restoring it).
+func (s *Store) syncFile(f *os.File) error {
+	s.syncs.Add(1)
+	if s.slowSync > 0 {
+		time.Sleep(s.slowSync)
+	}
+	return datasync(f)
 }
 
 // Open opens (creating if needed) the journal at path with mode 0600. It
@@ -229,61 +505,133 @@ func Open(path string) (*Store, error) {
 
 // OpenChecked is Open, also returning what the check found (warnings a
 // caller should log).
+//
+// The journal's log is locked first (another posd is refused before
+// anything is touched) and, after a crash, the journal is put back to
+// the log's checkpoint (see wal) before it is checked; the log's records
+// are applied once the check has passed.
 func OpenChecked(path string) (*Store, Report, error) {
 	var rep Report
-	switch fi, err := os.Stat(path); {
-	case err == nil && fi.IsDir():
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, rep, fmt.Errorf("store: the journal %s is a directory", path)
+	}
+	log, err := openWAL(path, datasync)
+	if err != nil {
+		return nil, rep, err
+	}
+	restored, err := log.restore(path, datasync)
+	if err != nil {
+		log.close()
+		return nil, rep, err
+	}
+	switch _, err := os.Stat(path); {
 	case err == nil:
 		depth := checkQuick
-		if sealed(path) {
+		if sealed(path) && !restored && len(log.records) == 0 {
 			depth = checkSealed
 		}
 		if rep, err = verify(path, depth); err != nil {
+			log.close()
 			return nil, rep, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
+		log.close()
 		return nil, rep, fmt.Errorf("store: %w", err)
 	}
 	unseal(path)
-	s, err := open(path)
+	s, err := open(path, log)
+	if err != nil {
+		log.close()
+	}
 	return s, rep, err
 }
 
-func open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+func open(path string, log *wal) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoGrowSync: true, InitialMmapSize: initialMmap})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: %s is locked: is another posd running with this data directory?", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: opening journal %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	fail := func(what string, err error) (*Store, error) {
 		db.Close()
-		return nil, fmt.Errorf("store: securing journal %s: %w", path, err)
+		return nil, fmt.Errorf("store: %s journal %s: %w", what, path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		fresh := tx.Bucket(bucketPayments) == nil
-		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fail("securing", err)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return fail("opening", err)
+	}
+	s := &Store{db: db, log: log, file: file, idleAfter: checkpointIdle, writes: make(chan *write), later: make(chan *write, maxGroup), flush: make(chan chan error), stop: make(chan struct{}), committed: make(chan struct{})}
+	log.sync = s.syncFile
+	// What the log holds past its checkpoint, in one transaction that
+	// bbolt syncs itself (it cannot reuse the checkpoint's pages, which
+	// it frees), then checkpointed: a crash before that finds the same
+	// checkpoint and the same records.
+	if len(log.records) > 0 {
+		err := db.Update(func(tx *bolt.Tx) error {
+			for i, rec := range log.records {
+				if err := replay(tx, rec); err != nil {
+					return fmt.Errorf("record %d of %d: %w", i+1, len(log.records), err)
+				}
 			}
+			return nil
+		})
+		if err == nil {
+			err = s.checkpointLocked()
 		}
-		switch v := schemaOf(tx); {
-		case v > SchemaVersion:
+		if err != nil {
+			file.Close()
+			return fail("replaying the log into", err)
+		}
+	}
+	if err := prepare(db); err != nil {
+		file.Close()
+		return fail("preparing", err)
+	}
+	// A new checkpoint, whatever the log held: the header a clean Close
+	// wrote must not stand for the writes to come.
+	if err := s.checkpointLocked(); err != nil {
+		file.Close()
+		return fail("checkpointing", err)
+	}
+	db.NoSync = true // from here on, the log makes writes durable
+	go s.commitLoop()
+	return s, nil
+}
+
+// prepare creates the journal's buckets and schema mark when they are
+// missing, and refuses a newer schema.
+func prepare(db *bolt.DB) error {
+	need := false
+	err := db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
+			need = need || tx.Bucket(b) == nil
+		}
+		if v := schemaOf(tx); v > SchemaVersion {
 			return fmt.Errorf("%w: it was written by a newer posd (journal schema %d; this posd reads up to %d): run that posd, or a newer one", ErrNewerSchema, v, SchemaVersion)
-		case fresh:
-			return setSchema(tx, SchemaVersion)
 		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: preparing journal %s: %w", path, err)
+	if err != nil || !need {
+		return err
 	}
-	s := &Store{db: db, writes: make(chan *write), later: make(chan *write, maxGroup), stop: make(chan struct{}), committed: make(chan struct{})}
-	go s.commitLoop()
-	return s, nil
+	return db.Update(func(tx *bolt.Tx) error {
+		w := &wtx{Tx: tx}
+		fresh := tx.Bucket(bucketPayments) == nil
+		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
+			if err := w.createBucket(b); err != nil {
+				return err
+			}
+		}
+		if fresh {
+			return setSchema(w, SchemaVersion)
+		}
+		return nil
+	})
 }
 
 // SchemaVersion is the journal's record format. 1: no version recorded
@@ -313,8 +661,8 @@ func schemaOf(tx *bolt.Tx) int {
 	return n
 }
 
-func setSchema(tx *bolt.Tx, v int) error {
-	return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(v)))
+func setSchema(tx *wtx, v int) error {
+	return tx.put(bucketMeta, keySchema, []byte(strconv.Itoa(v)))
 }
 
 // AssignGateway is the upgrade from schema 1: every payment that has left
@@ -327,8 +675,8 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 	if err := s.db.View(func(tx *bolt.Tx) error { current = schemaOf(tx) >= 2; return nil }); err != nil || current {
 		return 0, err // nothing to write: no commit (and no fsync) at every start
 	}
-	err = s.update(func(tx *bolt.Tx) error {
-		if schemaOf(tx) >= 2 {
+	err = s.update(func(tx *wtx) error {
+		if schemaOf(tx.Tx) >= 2 {
 			return nil
 		}
 		var todo []*payflow.Payment
@@ -358,21 +706,31 @@ func (s *Store) AssignGateway(name, account string, at time.Time) (n int, err er
 }
 
 // Close closes the database and seals it (see seal), so that the next
-// start need not read every page again. A seal that cannot be written
-// costs only that.
+// start need not read every page again: what the log holds is first
+// checkpointed. A seal that cannot be written costs only that.
 func (s *Store) Close() error {
 	s.closed.Store(true)
 	first := false
 	s.closeOnce.Do(func() { close(s.stop); first = true })
 	<-s.committed
+	var ckErr error
+	if first {
+		ckErr = s.log.broken // quiet has checkpointed what the log held
+		s.unpin()
+	}
 	path := s.db.Path()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	if first {
+		s.file.Close()
+		s.log.close()
+	}
+	if err != nil {
 		return err
 	}
-	if first {
+	if first && ckErr == nil {
 		writeSeal(path)
 	}
-	return nil
+	return ckErr
 }
 
 // Path returns the database file's path.
@@ -408,34 +766,36 @@ func refundDayKey(p *payflow.Payment, r *payflow.Refund) []byte {
 
 func isOpen(p *payflow.Payment) bool { return p.Live() || p.Attention() }
 
-func put(tx *bolt.Tx, p *payflow.Payment) error {
+func put(tx *wtx, p *payflow.Payment) error {
 	b, err := encode(p)
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketPayments).Put([]byte(p.ID), b); err != nil {
+	if err := tx.put(bucketPayments, []byte(p.ID), b); err != nil {
 		return err
 	}
 	for _, r := range p.Refunds {
-		if err := tx.Bucket(bucketRefDays).Put(refundDayKey(p, r), nil); err != nil {
+		if err := tx.put(bucketRefDays, refundDayKey(p, r), nil); err != nil {
 			return err
 		}
 	}
-	open := tx.Bucket(bucketOpen)
 	if isOpen(p) {
-		return open.Put([]byte(p.ID), nil)
+		return tx.put(bucketOpen, []byte(p.ID), nil)
 	}
-	return open.Delete([]byte(p.ID))
+	if tx.Bucket(bucketOpen).Get([]byte(p.ID)) == nil {
+		return nil // not open, and not in the index: nothing to log
+	}
+	return tx.del(bucketOpen, []byte(p.ID))
 }
 
 // Create journals a new payment and indexes it by order id and day.
 func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
 	var existing *payflow.Payment
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *wtx) error {
 		orders := tx.Bucket(bucketOrders)
 		if id := orders.Get([]byte(p.OrderID)); id != nil {
 			var err error
-			existing, err = get(tx, string(id))
+			existing, err = get(tx.Tx, string(id))
 			if err != nil {
 				return err
 			}
@@ -444,10 +804,10 @@ func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
 		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) != nil {
 			return fmt.Errorf("store: payment id %s already exists", p.ID)
 		}
-		if err := orders.Put([]byte(p.OrderID), []byte(p.ID)); err != nil {
+		if err := tx.put(bucketOrders, []byte(p.OrderID), []byte(p.ID)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketDays).Put(dayKey(p), nil); err != nil {
+		if err := tx.put(bucketDays, dayKey(p), nil); err != nil {
 			return err
 		}
 		return put(tx, p)
@@ -458,7 +818,7 @@ func (s *Store) Create(p *payflow.Payment) (*payflow.Payment, error) {
 // Save replaces a payment's record. It refuses an id it has never seen, so
 // a stray save cannot create an unindexed payment.
 func (s *Store) Save(p *payflow.Payment) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *wtx) error {
 		if tx.Bucket(bucketPayments).Get([]byte(p.ID)) == nil {
 			return fmt.Errorf("%w: %s", payflow.ErrNotFound, p.ID)
 		}
@@ -556,10 +916,10 @@ func (s *Store) ReserveSeq(n uint64) (first uint64, err error) {
 	if n == 0 {
 		return 0, errors.New("store: reserving no numbers")
 	}
-	err = s.update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *wtx) error {
 		b := tx.Bucket(bucketMeta)
 		first = b.Sequence() + 1
-		return b.SetSequence(b.Sequence() + n)
+		return tx.setSequence(bucketMeta, b.Sequence()+n)
 	})
 	return first, err
 }
@@ -618,10 +978,10 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) 
 	var from []byte
 	for ctx.Err() == nil {
 		var walked int
-		err = s.updateSolo(func(tx *bolt.Tx) error {
+		err = s.updateSolo(func(tx *wtx) error {
 			// The pages the last batch read leave posd's resident memory:
 			// a backlog walks the whole journal.
-			s.dropMappedIn(tx)
+			s.dropMappedIn(tx.Tx)
 			days := tx.Bucket(bucketDays)
 			var doomed [][]byte
 			c := days.Cursor()
@@ -647,14 +1007,14 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) 
 					continue
 				}
 				doomed = append(doomed, bytes.Clone(k))
-				if err := tx.Bucket(bucketPayments).Delete(id); err != nil {
+				if err := tx.del(bucketPayments, id); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bucketOrders).Delete([]byte(p.OrderID)); err != nil {
+				if err := tx.del(bucketOrders, []byte(p.OrderID)); err != nil {
 					return err
 				}
 				for _, r := range p.Refunds {
-					if err := tx.Bucket(bucketRefDays).Delete(refundDayKey(p, r)); err != nil {
+					if err := tx.del(bucketRefDays, refundDayKey(p, r)); err != nil {
 						return err
 					}
 				}
@@ -664,7 +1024,7 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (n int, err error) 
 				n++
 			}
 			for _, k := range doomed {
-				if err := days.Delete(k); err != nil {
+				if err := tx.del(bucketDays, k); err != nil {
 					return err
 				}
 			}

@@ -503,9 +503,10 @@ func TestPrinterLogoRecord(t *testing.T) {
 }
 
 // TestSaveJobLater: a job state that may wait rides with the next write
-// (no commit of its own), goes alone after a second when none comes, and
-// is written at Close; NextJobAfter skips the jobs the queue printed.
+// (no commit of its own), goes with the checkpoint when no write comes,
+// and is written at Close; NextJobAfter skips the jobs the queue printed.
 func TestSaveJobLater(t *testing.T) {
+	store.SetCheckpointIdle(t, 300*time.Millisecond)
 	path := filepath.Join(t.TempDir(), "posd.db")
 	s, err := store.Open(path)
 	require.NoError(t, err)
@@ -536,10 +537,15 @@ func TestSaveJobLater(t *testing.T) {
 	assert.Equal(t, 2, pending())
 
 	b.State = store.JobDone
+	require.NoError(t, s.Checkpoint()) // the log is empty: the next checkpoint is b's
+	syncs := s.Syncs()
 	s.SaveJobLater(b)
 	assert.Equal(t, 2, pending(), "not yet")
-	require.Eventually(t, func() bool { return pending() == 1 }, 5*time.Second, 10*time.Millisecond, "alone after a while")
-	assert.Equal(t, before+2, s.Commits())
+	require.Eventually(t, func() bool { return pending() == 1 }, 5*time.Second, 10*time.Millisecond, "with the checkpoint when no write comes")
+	assert.Equal(t, before+1, s.Commits(), "no record of its own")
+	require.Eventually(t, func() bool { return s.Syncs() >= syncs+2 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, syncs+2, s.Syncs(), "the checkpoint's two syncs, no more")
 
 	c.State = store.JobDone
 	s.SaveJobLater(c)
