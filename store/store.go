@@ -196,9 +196,9 @@ func (s *Store) quiet(waiting []*write, force, closing bool) error {
 	}
 	wrote := false
 	if len(waiting) > 0 {
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.unlogged(func(tx *wtx) error {
 			for _, w := range waiting {
-				if err := w.fn(&wtx{Tx: tx}); err != nil {
+				if err := w.fn(tx); err != nil {
 					return err
 				}
 			}
@@ -206,7 +206,7 @@ func (s *Store) quiet(waiting []*write, force, closing bool) error {
 		})
 		if err != nil { // each alone: one refusal does not take the others with it
 			for _, w := range waiting {
-				s.db.Update(func(tx *bolt.Tx) error { return w.fn(&wtx{Tx: tx}) })
+				s.unlogged(w.fn)
 			}
 		}
 		for _, w := range waiting {
@@ -335,24 +335,13 @@ func (s *Store) commit(fn func(*wtx) error, fnErr *error) error {
 			return err
 		}
 	}
-	s.pinMu.Lock()
-	pin := s.pin
-	s.pinMu.Unlock()
-	waited := make(chan struct{})
-	stuck := time.AfterFunc(pinPatience, func() {
-		if s.unpinIf(pin) {
-			s.pinWaits.Add(1)
-		}
-		close(waited)
-	})
-	err = tx.Commit()
-	if !stuck.Stop() {
-		<-waited // the pin is let go before it is looked at
-	}
-	if err != nil {
+	if err := s.commitPinned(tx); err != nil {
 		// The log holds what bbolt refused (a full disk): take it back,
 		// or nothing more may be written until a restart replays it.
 		s.log.undo(at)
+		if !s.pinned() {
+			s.checkpoint()
+		}
 		return fmt.Errorf("store: committing to the journal: %w", err)
 	}
 	s.commits.Add(1)
@@ -364,6 +353,42 @@ func (s *Store) commit(fn func(*wtx) error, fnErr *error) error {
 		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
 	}
 	return nil
+}
+
+// commitPinned commits tx to bbolt, letting the pin go if the commit
+// waits for it longer than pinPatience (see commit); the caller
+// checkpoints when it did.
+func (s *Store) commitPinned(tx *bolt.Tx) error {
+	s.pinMu.Lock()
+	pin := s.pin
+	s.pinMu.Unlock()
+	waited := make(chan struct{})
+	stuck := time.AfterFunc(pinPatience, func() {
+		if s.unpinIf(pin) {
+			s.pinWaits.Add(1)
+		}
+		close(waited)
+	})
+	err := tx.Commit()
+	if !stuck.Stop() {
+		<-waited // the pin is let go before it is looked at
+	}
+	return err
+}
+
+// unlogged runs fn in a write transaction committed without a record in
+// the log, for quiet, which checkpoints straight after. The caller holds
+// wmu.
+func (s *Store) unlogged(fn func(*wtx) error) error {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	if err := fn(&wtx{Tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return s.commitPinned(tx)
 }
 
 // pinned reports whether the checkpoint's read transaction is held.
@@ -567,30 +592,29 @@ func open(path string, log *wal) (*Store, error) {
 	}
 	s := &Store{db: db, log: log, file: file, idleAfter: checkpointIdle, writes: make(chan *write), later: make(chan *write, maxGroup), flush: make(chan chan error), stop: make(chan struct{}), committed: make(chan struct{})}
 	log.sync = s.syncFile
-	// What the log holds past its checkpoint, in one transaction that
-	// bbolt syncs itself (it cannot reuse the checkpoint's pages, which
-	// it frees), then checkpointed: a crash before that finds the same
-	// checkpoint and the same records.
-	if len(log.records) > 0 {
+	// What the log holds past its checkpoint, and the buckets a new
+	// journal lacks, in one transaction that bbolt syncs itself (it
+	// cannot reuse the pages of the checkpoint, which it frees), then
+	// checkpointed: a crash before that finds the same checkpoint and the
+	// same records.
+	need, err := unprepared(db)
+	if err != nil {
+		file.Close()
+		return fail("reading", err)
+	}
+	if len(log.records) > 0 || need {
 		err := db.Update(func(tx *bolt.Tx) error {
 			for i, rec := range log.records {
 				if err := replay(tx, rec); err != nil {
-					return fmt.Errorf("record %d of %d: %w", i+1, len(log.records), err)
+					return fmt.Errorf("replaying record %d of %d of the log: %w", i+1, len(log.records), err)
 				}
 			}
-			return nil
+			return prepare(&wtx{Tx: tx})
 		})
-		if err == nil {
-			err = s.checkpointLocked()
-		}
 		if err != nil {
 			file.Close()
-			return fail("replaying the log into", err)
+			return fail("preparing", err)
 		}
-	}
-	if err := prepare(db); err != nil {
-		file.Close()
-		return fail("preparing", err)
 	}
 	// A new checkpoint, whatever the log held: the header a clean Close
 	// wrote must not stand for the writes to come.
@@ -603,11 +627,10 @@ func open(path string, log *wal) (*Store, error) {
 	return s, nil
 }
 
-// prepare creates the journal's buckets and schema mark when they are
-// missing, and refuses a newer schema.
-func prepare(db *bolt.DB) error {
-	need := false
-	err := db.View(func(tx *bolt.Tx) error {
+// unprepared reports whether the journal lacks its buckets, and refuses
+// a newer schema.
+func unprepared(db *bolt.DB) (need bool, err error) {
+	err = db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
 			need = need || tx.Bucket(b) == nil
 		}
@@ -616,22 +639,22 @@ func prepare(db *bolt.DB) error {
 		}
 		return nil
 	})
-	if err != nil || !need {
-		return err
+	return need, err
+}
+
+// prepare creates the journal's buckets and schema mark when they are
+// missing.
+func prepare(tx *wtx) error {
+	fresh := tx.Bucket(bucketPayments) == nil
+	for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
+		if err := tx.createBucket(b); err != nil {
+			return err
+		}
 	}
-	return db.Update(func(tx *bolt.Tx) error {
-		w := &wtx{Tx: tx}
-		fresh := tx.Bucket(bucketPayments) == nil
-		for _, b := range [][]byte{bucketPayments, bucketOrders, bucketDays, bucketRefDays, bucketOpen, bucketMeta} {
-			if err := w.createBucket(b); err != nil {
-				return err
-			}
-		}
-		if fresh {
-			return setSchema(w, SchemaVersion)
-		}
-		return nil
-	})
+	if fresh {
+		return setSchema(tx, SchemaVersion)
+	}
+	return nil
 }
 
 // SchemaVersion is the journal's record format. 1: no version recorded
