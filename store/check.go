@@ -66,12 +66,28 @@ type Report struct {
 // journal.
 // A damaged file is an error wrapping *DamagedError; a file another
 // process holds is a plain error.
+//
+// When a crash left writes in the journal's log, the check reads the
+// journal as the next start will have it: a copy with the log applied.
 func Verify(path string, full bool) (Report, error) {
 	depth := checkQuick
 	if full {
 		depth = checkFull
 	}
-	return verify(path, depth)
+	p, pending, done, err := settled(path)
+	if err != nil {
+		return Report{}, err
+	}
+	defer done()
+	rep, err := verify(p, depth)
+	if pending > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("a crash left %d writes in the journal's log: checked with them applied, as posd's next start applies them", pending))
+	}
+	var de *DamagedError
+	if errors.As(err, &de) {
+		de.Path = path
+	}
+	return rep, err
 }
 
 // checkDepth is how much of the journal a check reads.
@@ -437,8 +453,19 @@ func Recover(from, to string) (RecoverReport, error) {
 	var payments, jobs, jobIDs, jobBytes []kv
 	var seq uint64
 	schema := 1
-	err := guarded(func() error {
-		db, err := bolt.Open(from, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	read := from
+	p, pending, done, err := settled(from)
+	switch {
+	case errors.Is(err, ErrLocked):
+		return rep, err
+	case err != nil:
+		rep.Lost = append(rep.Lost, fmt.Sprintf("the %d writes a crash left in the journal's log: they could not be applied (%v)", pending, err))
+	default:
+		read = p
+		defer done()
+	}
+	err = guarded(func() error {
+		db, err := bolt.Open(read, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("%w: %s: stop posd first", ErrLocked, from)
 		}
@@ -634,11 +661,17 @@ func (s *Store) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// BackupFile copies the journal at path, which no process may hold, to w.
+// BackupFile copies the journal at path, which no process may hold, to w,
+// with any writes a crash left in its log applied.
 func BackupFile(path string, w io.Writer) (int64, error) {
 	var n int64
-	err := guarded(func() error {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	p, _, done, err := settled(path)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	err = guarded(func() error {
+		db, err := bolt.Open(p, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("%w: %s: a running posd holds it; ask the daemon for the copy instead", ErrLocked, path)
 		}

@@ -45,6 +45,11 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // walFile returns the log's path for the journal at path.
 func walFile(path string) string { return path + ".wal" }
 
+// LogFile is where the log of the journal at path is kept: it goes
+// wherever the journal goes (a copy of the journal without it may lack
+// the last writes after a crash).
+func LogFile(path string) string { return walFile(path) }
+
 // walHeader is a checkpoint: the synced state the log's records apply to.
 type walHeader struct {
 	epoch uint64

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -287,4 +289,162 @@ func TestWritesAreLogged(t *testing.T) {
 		}
 		assert.Empty(t, found, "writes to the journal that the log does not see")
 	}
+}
+
+// crashCopy copies the journal at path and its log into a new directory
+// as a crash of the process (not of the machine) would leave them.
+func crashCopy(t *testing.T, path string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "posd.db")
+	for _, suffix := range []string{"", ".wal"} {
+		b, err := os.ReadFile(path + suffix)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(out+suffix, b, 0o600))
+	}
+	return out
+}
+
+// TestLogOfAnotherJournal: a journal restored from a backup (or copied
+// without its log) beside a log that holds writes is refused, untouched,
+// with what to do; moving the log aside opens the backup. A log with no
+// writes beside a replaced journal is started afresh.
+func TestLogOfAnotherJournal(t *testing.T) {
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_old", "OLD", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	backup, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_mid", "MID", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	require.NoError(t, s.Close()) // the backup is now older than the log's checkpoint
+
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	for i := range 30 {
+		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
+		require.NoError(t, err)
+	}
+	crashed := crashCopy(t, path)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.WriteFile(crashed, backup, 0o600)) // the backup put back, the crashed log kept
+	before := sum(t, crashed)
+
+	_, err = store.Open(crashed)
+	require.ErrorIs(t, err, store.ErrForeignLog)
+	assert.Contains(t, err.Error(), "holds 30 writes")
+	assert.Contains(t, err.Error(), "move "+crashed+".wal aside")
+	assert.Equal(t, before, sum(t, crashed), "the journal is not written to")
+
+	require.NoError(t, os.Rename(crashed+".wal", crashed+".wal.aside"))
+	s, err = store.Open(crashed)
+	require.NoError(t, err)
+	_, err = s.Get("pay_old")
+	assert.NoError(t, err, "the backup's payments")
+	_, err = s.Get("pay_00")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "not the log's")
+	require.NoError(t, s.Close())
+
+	// A clean stop leaves no writes in the log: a journal replaced then
+	// opens as it is.
+	require.NoError(t, os.WriteFile(path, backup, 0o600))
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Get("pay_00")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
+// TestToolWritesAfterCleanClose: what a tool writes into a journal posd
+// closed cleanly (bbolt's own commits, several, reusing the pages of the
+// state the log's last checkpoint names) stays: the start puts nothing
+// back, and the journal is whole.
+func TestToolWritesAfterCleanClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	for i := range 20 {
+		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	for i := range 20 {
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Put([]byte(fmt.Sprintf("tool%02d", i)), bytes.Repeat([]byte("t"), 3000))
+		}))
+	}
+	require.NoError(t, db.Close())
+	s, err = store.Open(path)
+	require.NoError(t, err, "the journal is whole")
+	d, err := s.Dump()
+	require.NoError(t, err)
+	assert.Len(t, d["meta/tool19"], 3000, "the tool's writes stay")
+	assert.Contains(t, d, "payments/pay_19")
+	require.NoError(t, s.Close())
+	_, err = store.Verify(path, true)
+	require.NoError(t, err)
+}
+
+// TestToolsApplyTheLog: after a power cut that left the journal's file as
+// its last checkpoint and its writes in the log, check, backup and recover
+// (tools for a stopped posd) see the journal as the next start will: with
+// the log's writes; they neither write to it nor to its log.
+func TestToolsApplyTheLog(t *testing.T) {
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	var synced []byte
+	store.SetTestHook(t, func(step, p string) error {
+		if step == "checkpoint" && p == path {
+			synced, _ = os.ReadFile(p)
+		}
+		return nil
+	})
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	for i := range 12 {
+		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
+		require.NoError(t, err)
+	}
+	cut := crashCopy(t, path)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.WriteFile(cut, synced, 0o600)) // none of bbolt's unsynced pages reached the disk
+	before, beforeLog := sum(t, cut), sum(t, cut+".wal")
+
+	rep, err := store.Verify(cut, true)
+	require.NoError(t, err)
+	assert.Equal(t, 12, rep.Payments)
+	assert.Contains(t, strings.Join(rep.Warnings, "\n"), "a crash left 12 writes in the journal's log")
+
+	var backup bytes.Buffer
+	_, err = store.BackupFile(cut, &backup)
+	require.NoError(t, err)
+	copied := filepath.Join(t.TempDir(), "copy.db")
+	require.NoError(t, os.WriteFile(copied, backup.Bytes(), 0o600))
+	rep, err = store.Verify(copied, true)
+	require.NoError(t, err)
+	assert.Equal(t, 12, rep.Payments, "the backup has the log's writes")
+
+	out := filepath.Join(t.TempDir(), "recovered.db")
+	rr, err := store.Recover(cut, out)
+	require.NoError(t, err)
+	assert.Equal(t, 12, rr.Payments)
+	assert.Empty(t, rr.Lost)
+
+	assert.Equal(t, before, sum(t, cut), "the tools only read the journal")
+	assert.Equal(t, beforeLog, sum(t, cut+".wal"), "and its log")
+	s, err = store.Open(cut)
+	require.NoError(t, err)
+	defer s.Close()
+	open, err := s.Open()
+	require.NoError(t, err)
+	assert.Len(t, open, 0)
+	_, err = s.Get("pay_11")
+	assert.NoError(t, err, "the start applies the log")
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"time"
@@ -94,9 +95,16 @@ func journalRecover(path string, stdout io.Writer) (int, error) {
 	if err := os.Rename(path, kept); err != nil {
 		return exitFailure, fmt.Errorf("the recovered journal is %s, but the damaged one could not be moved aside (%v): move %s away and rename %s to %s by hand", out, err, path, out, path)
 	}
+	// The damaged journal's log goes with it (recover applied what it
+	// held); the new journal starts a log of its own.
+	if err := os.Rename(store.LogFile(path), store.LogFile(kept)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return exitFailure, fmt.Errorf("the recovered journal is %s, but the damaged journal's log could not be moved aside (%v): move %s away and rename %s to %s by hand", out, err, store.LogFile(path), out, path)
+	}
 	if err := os.Rename(out, path); err != nil {
 		return exitFailure, fmt.Errorf("moving the recovered journal %s into place: %w", out, err)
 	}
+	os.Remove(store.LogFile(out))
+	os.Remove(out + ".sealed")
 	fmt.Fprintf(stdout, "recovered %d payments and %d receipts into %s; the damaged journal is kept as %s\n", rep.Payments, rep.Jobs, path, kept)
 	for _, l := range rep.Lost {
 		fmt.Fprintf(stdout, "  not recovered: %s\n", l)

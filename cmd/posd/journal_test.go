@@ -87,7 +87,11 @@ func TestJournalCommands(t *testing.T) {
 	assert.Contains(t, out, "recovered ")
 	kept, err := filepath.Glob(path + ".damaged-*")
 	require.NoError(t, err)
-	require.Len(t, kept, 1, "the damaged journal is kept beside the new one")
+	require.Len(t, kept, 2, "the damaged journal is kept beside the new one, with its log")
+	assert.FileExists(t, kept[0]+".wal")
+	leftover, err := filepath.Glob(path + ".recovered-*")
+	require.NoError(t, err)
+	assert.Empty(t, leftover, "nothing of the recovered journal's is left under its temporary name")
 	code, out, errs = cli("journal", "check", "--data-dir", data)
 	assert.Equal(t, 0, code, errs+out)
 
