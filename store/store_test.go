@@ -140,9 +140,11 @@ func TestFileModeAndLock(t *testing.T) {
 	s, err := store.Open(path)
 	require.NoError(t, err)
 	defer s.Close()
-	fi, err := os.Stat(path)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	for _, f := range []string{path, store.LogFile(path)} {
+		fi, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), f)
+	}
 
 	_, err = store.Open(path)
 	require.Error(t, err)
