@@ -54,6 +54,11 @@ type Report struct {
 	// Sealed says the journal was as a clean close left it (see Open):
 	// only its meta pages and open payments were read.
 	Sealed bool
+	// Replayed is how many writes a crash left in the journal's log, put
+	// back by the start (after Restored: the journal's file set back to
+	// the log's checkpoint, as a power cut requires).
+	Replayed int
+	Restored bool
 }
 
 // Verify checks the journal at path without writing to it: that the file

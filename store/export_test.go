@@ -19,7 +19,8 @@ func (s *Store) FailWrites(err error) {
 	s.failNext = func() error { return err }
 }
 
-// SlowSyncs adds d to every commit, as a disk with slow fsyncs would.
+// SlowSyncs adds d to every sync posd asks for, as a disk with slow
+// fsyncs would.
 func (s *Store) SlowSyncs(d time.Duration) { s.slowSync = d }
 
 // PutMeta writes a raw value into the meta bucket, as damage would.

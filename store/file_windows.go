@@ -26,6 +26,8 @@ func lockFile(f *os.File) (unlock func(), err error) {
 	return func() { windows.UnlockFileEx(h, 0, 1, 0, &windows.Overlapped{}) }, nil
 }
 
-// initialMmap is how much bbolt maps from the start: on Windows the file
-// is grown to the mapping's size, so no more than bbolt would.
-var initialMmap = 0
+// initialMmap is how much bbolt maps from the start. On Windows the file
+// is grown to the mapping's size, so it is only 4 MiB: a new journal's
+// first thousand or so payments need no remap (each waits for the
+// checkpoint's pin, see Store.commit), and each doubling after that one.
+var initialMmap = 4 << 20

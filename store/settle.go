@@ -39,7 +39,9 @@ func settled(path string) (out string, pending int, done func(), err error) {
 	out = filepath.Join(dir, filepath.Base(path))
 	err = copyFile(path, out)
 	if err == nil {
-		err = copyFile(walFile(path), walFile(out))
+		// Through the locked handle: Windows refuses a second one the
+		// locked byte.
+		err = copyFrom(w.f, walFile(out))
 	}
 	w.close()
 	if err != nil {
@@ -95,11 +97,20 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer in.Close()
+	return copyFrom(in, to)
+}
+
+// copyFrom copies all of in, from its start, to a new file at to.
+func copyFrom(in *os.File, to string) error {
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, io.NewSectionReader(in, 0, fi.Size())); err != nil {
 		out.Close()
 		return err
 	}

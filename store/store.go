@@ -1,5 +1,6 @@
 // Package store is posd's journal: a bbolt database in which every payment
-// state change is committed (and fsynced) before the engine acts on it.
+// state change is durable (its record appended to the journal's log and
+// synced: see wal) before the engine acts on it.
 //
 // Layout: bucket "payments" maps a payment id to its JSON record (with its
 // history and refunds); "orders" maps the cash register's order id to the
@@ -46,11 +47,11 @@ type Store struct {
 	// cleared by the next one that succeeds; Check reports it.
 	writeErr atomic.Pointer[writeFailure]
 	failNext func() error // tests: makes the next commits fail
-	// slowSync, in tests, is added to every commit: a disk whose fsyncs
+	// slowSync, in tests, is added to every sync: a disk whose fsyncs
 	// are slow (the HDDs and cheap SSDs of many tills).
 	slowSync time.Duration
 	// onCommit, when set (ObserveCommits), is told how long each write
-	// transaction took, its fsync included.
+	// transaction took, its sync included.
 	onCommit atomic.Pointer[func(time.Duration)]
 	closed   atomic.Bool
 	commits  atomic.Uint64
@@ -71,8 +72,8 @@ type Store struct {
 	idleAfter time.Duration // without a write this long, the committer checkpoints
 
 	// Group commit: writes from any goroutine go to the committer, which
-	// runs those waiting together in one transaction (one pair of
-	// fdatasyncs), with no delay added to a write that comes alone.
+	// runs those waiting together in one transaction (one record in the
+	// log, one fdatasync), with no delay added to a write that comes alone.
 	writes    chan *write
 	later     chan *write     // writes that may wait for the next commit (SaveJobLater)
 	flush     chan chan error // Checkpoint's requests
@@ -100,7 +101,7 @@ func (s *Store) Commits() uint64 { return s.commits.Load() }
 func (s *Store) Syncs() uint64 { return s.syncs.Load() }
 
 // ObserveCommits has f told how long each write transaction takes,
-// commit and fsync included (for the journal commit latency metric).
+// its sync included (for the journal commit latency metric).
 func (s *Store) ObserveCommits(f func(time.Duration)) { s.onCommit.Store(&f) }
 
 type writeFailure struct {
@@ -286,7 +287,7 @@ const (
 	// pinPatience is how long a commit may take before its wait is taken
 	// for bbolt remapping the file, which waits for every read
 	// transaction, the pin included.
-	pinPatience = 250 * time.Millisecond
+	pinPatience = 100 * time.Millisecond
 )
 
 // commit runs fn in a write transaction, appends its changes to the log
@@ -563,6 +564,7 @@ func OpenChecked(path string) (*Store, Report, error) {
 		log.close()
 		return nil, rep, fmt.Errorf("store: %w", err)
 	}
+	rep.Replayed, rep.Restored = len(log.records), restored
 	unseal(path)
 	s, err := open(path, log)
 	if err != nil {

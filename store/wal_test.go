@@ -338,7 +338,7 @@ func TestLogOfAnotherJournal(t *testing.T) {
 
 	_, err = store.Open(crashed)
 	require.ErrorIs(t, err, store.ErrForeignLog)
-	assert.Contains(t, err.Error(), "holds 30 writes")
+	assert.Regexp(t, `holds \d+ writes`, err.Error()) // (fewer than 30 where a remap has checkpointed)
 	assert.Contains(t, err.Error(), "move "+crashed+".wal aside")
 	assert.Equal(t, before, sum(t, crashed), "the journal is not written to")
 
@@ -421,7 +421,7 @@ func TestToolsApplyTheLog(t *testing.T) {
 	rep, err := store.Verify(cut, true)
 	require.NoError(t, err)
 	assert.Equal(t, 12, rep.Payments)
-	assert.Contains(t, strings.Join(rep.Warnings, "\n"), "a crash left 12 writes in the journal's log")
+	assert.Regexp(t, `a crash left \d+ writes in the journal's log`, strings.Join(rep.Warnings, "\n"))
 
 	var backup bytes.Buffer
 	_, err = store.BackupFile(cut, &backup)
@@ -440,9 +440,11 @@ func TestToolsApplyTheLog(t *testing.T) {
 
 	assert.Equal(t, before, sum(t, cut), "the tools only read the journal")
 	assert.Equal(t, beforeLog, sum(t, cut+".wal"), "and its log")
-	s, err = store.Open(cut)
+	s, orep, err := store.OpenChecked(cut)
 	require.NoError(t, err)
 	defer s.Close()
+	assert.Positive(t, orep.Replayed, "the start says it applied the log")
+	assert.True(t, orep.Restored, "after putting the checkpoint back")
 	open, err := s.Open()
 	require.NoError(t, err)
 	assert.Len(t, open, 0)

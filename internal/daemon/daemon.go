@@ -147,6 +147,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Info("journal: not as posd last closed it (a crash, a power cut, a restored or copied file): every page was checked before the start",
 			"journal", st.Path(), "bytes", rep.Size, "took", time.Since(started).Round(time.Millisecond))
 	}
+	if rep.Replayed > 0 {
+		log.Info("journal: applied the writes a crash left in its log", "journal", st.Path(), "writes", rep.Replayed,
+			"checkpoint_restored", rep.Restored)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	// Every goroutine Run starts is waited for before the journal closes
