@@ -70,6 +70,7 @@ type Store struct {
 	pinHWM    int64         // the file's high-water mark at the checkpoint
 	pinWaits  atomic.Uint64 // commits that had the pin let go (see commit)
 	idleAfter time.Duration // without a write this long, the committer checkpoints
+	closeErr  error         // the closing checkpoint's, for Close
 
 	// Group commit: writes from any goroutine go to the committer, which
 	// runs those waiting together in one transaction (one record in the
@@ -161,7 +162,7 @@ func (s *Store) commitLoop() {
 			for len(s.later) > 0 {
 				waiting = append(waiting, <-s.later)
 			}
-			s.quiet(waiting, true, true)
+			s.closeErr = s.quiet(waiting, true, true)
 			return
 		}
 		waiting = nil
@@ -222,6 +223,11 @@ func (s *Store) quiet(waiting []*write, force, closing bool) error {
 		s.log.broken = fmt.Errorf("%w: restart posd", err)
 		s.writeErr.Store(&writeFailure{err: err, at: time.Now()})
 		return err
+	}
+	if closing {
+		// The log is marked closed: a bulk write still running (a prune)
+		// must not follow that.
+		s.log.broken = berrors.ErrDatabaseNotOpen
 	}
 	return nil
 }
@@ -740,8 +746,10 @@ func (s *Store) Close() error {
 	<-s.committed
 	var ckErr error
 	if first {
-		ckErr = s.log.broken // quiet has checkpointed what the log held
+		s.wmu.Lock()
+		ckErr = s.closeErr // quiet checkpointed what the log held
 		s.unpin()
+		s.wmu.Unlock()
 	}
 	path := s.db.Path()
 	err := s.db.Close()

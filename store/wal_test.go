@@ -486,3 +486,22 @@ func FuzzLog(f *testing.F) {
 		require.NoError(t, s.Close())
 	})
 }
+
+// TestNoWriteAfterClose: a bulk write that comes after Close (a prune
+// still running) is refused: the log is marked closed, and nothing may
+// follow it.
+func TestNoWriteAfterClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_1", "N1", day1.AddDate(0, 0, -30), payflow.StatePaid))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = s.Prune(t.Context(), day1)
+	require.Error(t, err)
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Get("pay_1")
+	assert.NoError(t, err)
+}
