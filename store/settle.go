@@ -23,7 +23,7 @@ func settled(path string) (out string, pending int, done func(), err error) {
 	}
 	w, err := openWAL(path, datasync)
 	if err != nil {
-		return "", 0, done, fmt.Errorf("%w: %s: is another posd running with this data directory? Stop it first (%v)", ErrLocked, path, err)
+		return "", 0, done, err
 	}
 	pending = len(w.records)
 	if w.fresh || w.head.closed || pending == 0 {

@@ -119,7 +119,7 @@ func openWAL(path string, sync func(*os.File) error) (*wal, error) {
 	unlock, err := lockFile(f)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("store: %s is locked: is another posd running with this data directory? (%w)", walFile(path), err)
+		return nil, fmt.Errorf("%w: %s: is another posd running with this data directory? Stop it first (%v)", ErrLocked, walFile(path), err)
 	}
 	w := &wal{f: f, unlock: unlock, sync: sync}
 	if err := w.read(); err != nil {
@@ -156,7 +156,12 @@ func (w *wal) read() error {
 		}
 	}
 	w.off = walStart
-	if w.fresh {
+	switch {
+	case w.fresh && fi.Size() > walStart:
+		// Records, and no header to say what they apply to.
+		return fmt.Errorf("%w: %s has writes but neither of its headers is sound. Keep it, and copy it and the journal aside; to start without it, move it aside (the writes it held since the last checkpoint are lost: compare recent payments with the gateway's merchant console)",
+			ErrDamagedLog, w.f.Name())
+	case w.fresh || fi.Size() <= walStart:
 		return nil
 	}
 	r := io.NewSectionReader(w.f, walStart, fi.Size()-walStart)
@@ -278,6 +283,11 @@ func durableHeader(f *os.File) (walHeader, error) {
 	h.id, err = pageID(f, use, pageSize)
 	return h, err
 }
+
+// ErrDamagedLog means the journal's log holds writes that cannot be read
+// as a log: posd does not start without them unless told to (by moving
+// the log aside).
+var ErrDamagedLog = errors.New("store: the journal's log is damaged")
 
 // ErrForeignLog means the journal's log belongs to another state of the
 // journal than the file beside it: a backup restored over the journal, or

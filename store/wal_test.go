@@ -505,3 +505,37 @@ func TestNoWriteAfterClose(t *testing.T) {
 	_, err = s.Get("pay_1")
 	assert.NoError(t, err)
 }
+
+// TestDamagedLog: a log that holds writes but no sound header (both
+// header slots damaged) is refused with what to do, the journal
+// untouched; moved aside, the journal opens as its file has it.
+func TestDamagedLog(t *testing.T) {
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	for i := range 5 {
+		_, err = s.Create(payment(fmt.Sprintf("pay_%d", i), fmt.Sprintf("D%d", i), day1, payflow.StatePaid))
+		require.NoError(t, err)
+	}
+	crashed := crashCopy(t, path)
+	require.NoError(t, s.Close())
+	log, err := os.ReadFile(crashed + ".wal")
+	require.NoError(t, err)
+	require.Greater(t, len(log), 1024, "the log holds writes")
+	clear(log[:1024])
+	require.NoError(t, os.WriteFile(crashed+".wal", log, 0o600))
+	before := sum(t, crashed)
+
+	_, err = store.Open(crashed)
+	require.ErrorIs(t, err, store.ErrDamagedLog)
+	assert.Contains(t, err.Error(), "move it aside")
+	assert.Equal(t, before, sum(t, crashed))
+	_, err = store.Verify(crashed, true)
+	require.ErrorIs(t, err, store.ErrDamagedLog, "the check says so too")
+
+	require.NoError(t, os.Rename(crashed+".wal", crashed+".wal.damaged"))
+	s, err = store.Open(crashed)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+}
