@@ -97,7 +97,9 @@ func (m *diskModel) cut(t *testing.T, rng *rand.Rand, dir string, live []byte, m
 func TestPowerCut(t *testing.T) {
 	store.SetInitialMmap(t, 0)
 	store.SetCheckpointIdle(t, time.Hour)
-	rng := rand.New(rand.NewPCG(17, uint64(time.Now().UnixNano())))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(17, seed))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "posd.db")
 	model := &diskModel{path: path, pageSize: os.Getpagesize()}
@@ -144,7 +146,11 @@ func TestPowerCut(t *testing.T) {
 	for i := range ops {
 		before := checkpoints
 		day := day1.AddDate(0, 0, -rng.IntN(5))
-		switch op := rng.IntN(10); {
+		op := rng.IntN(10)
+		if i%25 == 24 || i%25 == 12 {
+			op = 9 // a checkpoint, cut as it syncs; a commit refused
+		}
+		switch {
 		case op < 3 || len(ids) == 0:
 			id := fmt.Sprintf("pay_%04d", i)
 			st := []payflow.State{payflow.StatePaying, payflow.StatePaid, payflow.StateInDoubt, payflow.StateCancelled}[rng.IntN(4)]
@@ -188,8 +194,8 @@ func TestPowerCut(t *testing.T) {
 				require.NoError(t, err)
 			}
 		default:
-			switch rng.IntN(3) {
-			case 0:
+			switch c := rng.IntN(3); {
+			case (c == 0 && i%25 != 12) || i%25 == 24:
 				atCheckpoint = ""
 				require.NoError(t, s.Checkpoint())
 				if atCheckpoint != "" {
@@ -199,7 +205,7 @@ func TestPowerCut(t *testing.T) {
 					require.Equal(t, prev, got, "op %d: a power cut as a checkpoint syncs", i)
 					inCheckpoint++
 				}
-			case 1:
+			case c == 1 || i%25 == 12:
 				failCommit = true
 				_, err := s.Create(payment(fmt.Sprintf("pay_full%d", i), fmt.Sprintf("full%d", i), day1, payflow.StatePaid))
 				failCommit = false
