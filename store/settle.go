@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,7 @@ func settled(path string) (out string, pending int, done func(), err error) {
 		return "", 0, done, err
 	}
 	pending = len(w.records)
-	if w.fresh || w.head.closed || pending == 0 {
+	if w.fresh || w.head.closed || (pending == 0 && atCheckpoint(path, w.head)) {
 		w.close()
 		return path, 0, done, nil
 	}
@@ -53,6 +54,18 @@ func settled(path string) (out string, pending int, done func(), err error) {
 		return "", pending, func() {}, fmt.Errorf("store: applying the %d writes the journal's log holds: %w", pending, err)
 	}
 	return out, pending, done, nil
+}
+
+// atCheckpoint reports whether the journal at path uses the meta page of
+// the checkpoint h (nothing to put back).
+func atCheckpoint(path string, h walHeader) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	cur, err := durableHeader(f)
+	return err == nil && bytes.Equal(cur.meta, h.meta)
 }
 
 // settle puts the journal at path back to its log's checkpoint and

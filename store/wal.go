@@ -305,10 +305,13 @@ func (w *wal) restore(path string, sync func(*os.File) error) (wrote bool, err e
 		return false, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) && len(w.records) == 0 {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && len(w.records) == 0:
 		return false, nil
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrNotExist):
+		return false, fmt.Errorf("%w: %s holds %d writes, and the journal %s is missing. Put the journal back; or, to start a new journal and lose those writes, move %s aside",
+			ErrForeignLog, walFile(path), len(w.records), path, walFile(path))
+	case err != nil:
 		return false, fmt.Errorf("store: %w", err)
 	}
 	defer f.Close()

@@ -545,3 +545,22 @@ func TestDamagedLog(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 }
+
+// TestJournalMissingBesideItsLog: a log that holds writes beside no
+// journal (deleted, or on another disk) is refused, not taken for a new
+// journal's.
+func TestJournalMissingBesideItsLog(t *testing.T) {
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	_, err = s.Create(payment("pay_1", "M1", day1, payflow.StatePaid))
+	require.NoError(t, err)
+	crashed := crashCopy(t, path)
+	require.NoError(t, s.Close())
+	require.NoError(t, os.Remove(crashed))
+	_, err = store.Open(crashed)
+	require.ErrorIs(t, err, store.ErrForeignLog)
+	assert.Contains(t, err.Error(), "is missing")
+	assert.NoFileExists(t, crashed, "no new journal made")
+}
