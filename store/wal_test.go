@@ -333,10 +333,7 @@ func TestLogOfAnotherJournal(t *testing.T) {
 
 	s, err = store.Open(path)
 	require.NoError(t, err)
-	for i := range 30 {
-		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
-		require.NoError(t, err)
-	}
+	paid(t, s, 30)
 	crashed := crashCopy(t, path)
 	require.NoError(t, s.Close())
 	require.NoError(t, os.WriteFile(crashed, backup, 0o600)) // the backup put back, the crashed log kept
@@ -375,10 +372,7 @@ func TestToolWritesAfterCleanClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posd.db")
 	s, err := store.Open(path)
 	require.NoError(t, err)
-	for i := range 20 {
-		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
-		require.NoError(t, err)
-	}
+	paid(t, s, 20)
 	require.NoError(t, s.Close())
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
@@ -415,10 +409,7 @@ func TestToolsApplyTheLog(t *testing.T) {
 	})
 	s, err := store.Open(path)
 	require.NoError(t, err)
-	for i := range 12 {
-		_, err = s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
-		require.NoError(t, err)
-	}
+	paid(t, s, 12)
 	cut := crashCopy(t, path)
 	require.NoError(t, s.Close())
 	require.NoError(t, os.WriteFile(cut, synced, 0o600)) // none of bbolt's unsynced pages reached the disk
@@ -466,10 +457,7 @@ func FuzzLog(f *testing.F) {
 	path := filepath.Join(dir, "posd.db")
 	s, err := store.Open(path)
 	require.NoError(f, err)
-	for i := range 3 {
-		_, err := s.Create(payment(fmt.Sprintf("pay_%d", i), fmt.Sprintf("F%d", i), day1, payflow.StatePaid))
-		require.NoError(f, err)
-	}
+	paid(f, s, 3)
 	live := crashCopy(f, path)
 	require.NoError(f, s.Close())
 	journal, err := os.ReadFile(live)
@@ -516,16 +504,7 @@ func TestNoWriteAfterClose(t *testing.T) {
 // header slots damaged) is refused with what to do, the journal
 // untouched; moved aside, the journal opens as its file has it.
 func TestDamagedLog(t *testing.T) {
-	store.SetCheckpointIdle(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "posd.db")
-	s, err := store.Open(path)
-	require.NoError(t, err)
-	for i := range 5 {
-		_, err = s.Create(payment(fmt.Sprintf("pay_%d", i), fmt.Sprintf("D%d", i), day1, payflow.StatePaid))
-		require.NoError(t, err)
-	}
-	crashed := crashCopy(t, path)
-	require.NoError(t, s.Close())
+	crashed := crashedWith(t, 5)
 	log, err := os.ReadFile(crashed + ".wal")
 	require.NoError(t, err)
 	require.Greater(t, len(log), 1024, "the log holds writes")
@@ -541,7 +520,7 @@ func TestDamagedLog(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrDamagedLog, "the check says so too")
 
 	require.NoError(t, os.Rename(crashed+".wal", crashed+".wal.damaged"))
-	s, err = store.Open(crashed)
+	s, err := store.Open(crashed)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 }
@@ -550,17 +529,33 @@ func TestDamagedLog(t *testing.T) {
 // journal (deleted, or on another disk) is refused, not taken for a new
 // journal's.
 func TestJournalMissingBesideItsLog(t *testing.T) {
+	crashed := crashedWith(t, 1)
+	require.NoError(t, os.Remove(crashed))
+	_, err := store.Open(crashed)
+	require.ErrorIs(t, err, store.ErrForeignLog)
+	assert.Contains(t, err.Error(), "is missing")
+	assert.NoFileExists(t, crashed, "no new journal made")
+}
+
+// paid journals n paid payments, pay_00 onwards.
+func paid(t testing.TB, s *store.Store, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := s.Create(payment(fmt.Sprintf("pay_%02d", i), fmt.Sprintf("N%02d", i), day1, payflow.StatePaid))
+		require.NoError(t, err)
+	}
+}
+
+// crashedWith is a journal, and its log, as a crash of posd leaves them
+// after n paid payments since its start.
+func crashedWith(t *testing.T, n int) string {
+	t.Helper()
 	store.SetCheckpointIdle(t, time.Hour)
 	path := filepath.Join(t.TempDir(), "posd.db")
 	s, err := store.Open(path)
 	require.NoError(t, err)
-	_, err = s.Create(payment("pay_1", "M1", day1, payflow.StatePaid))
-	require.NoError(t, err)
+	paid(t, s, n)
 	crashed := crashCopy(t, path)
 	require.NoError(t, s.Close())
-	require.NoError(t, os.Remove(crashed))
-	_, err = store.Open(crashed)
-	require.ErrorIs(t, err, store.ErrForeignLog)
-	assert.Contains(t, err.Error(), "is missing")
-	assert.NoFileExists(t, crashed, "no new journal made")
+	return crashed
 }
