@@ -1,23 +1,20 @@
-//go:build !linux && !windows
+//go:build unix
 
 package store
 
 import (
 	"os"
 	"strconv"
-	"syscall"
-)
 
-// datasync makes f's data durable (fsync: these systems have no
-// fdatasync posd relies on).
-func datasync(f *os.File) error { return f.Sync() }
+	"golang.org/x/sys/unix"
+)
 
 // lockFile takes an exclusive lock on f, waiting up to a second for
 // another process to let it go.
 func lockFile(f *os.File) (unlock func(), err error) {
 	for i := 0; ; i++ {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err != syscall.EWOULDBLOCK || i == 20 {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EWOULDBLOCK || i == 20 {
 			break
 		}
 		sleepLock()
@@ -25,7 +22,7 @@ func lockFile(f *os.File) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }, nil
+	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN) }, nil
 }
 
 // initialMmap is how much address space bbolt maps from the start:
