@@ -492,18 +492,12 @@ func (s *Store) checkpointAs(closed bool) error {
 	if err := s.log.reset(h); err != nil {
 		return err
 	}
-	if err := s.repin(); err != nil {
-		return err
-	}
-	if testHook != nil {
-		testHook("checkpointed", s.db.Path())
-	}
-	return nil
+	return s.repin()
 }
 
-// testHook, in tests, is told of the steps of a checkpoint (to copy the
-// files as a power cut at that step could leave them) and may make a
-// commit fail after its record is logged ("commit").
+// testHook, in tests, is told when a checkpoint has synced bbolt's file
+// ("checkpoint": to copy the files as a power cut then would leave them)
+// and may make a commit fail after its record is logged ("commit").
 var testHook func(step, path string) error
 
 // dbSync is the fdatasync of bbolt's file.
