@@ -120,7 +120,8 @@ type Queue struct {
 	lastSeq uint64
 	started time.Time // jobs queued before it may have been printed by an earlier posd
 
-	logo LogoRecord // the last logo written, when Jobs is no LogoMemory
+	logo     LogoRecord // the last logo written (read once from Jobs when it is a LogoMemory)
+	logoRead bool
 	// logoDef is the layout's logo definition and its sum, made at the
 	// first receipt (rasterizing a logo takes milliseconds).
 	logoDef, logoSum []byte
@@ -536,14 +537,16 @@ func (q *Queue) storeLogo(ctx context.Context, conn Conn) error {
 		return nil
 	}
 	rec := LogoRecord{Printer: q.Transport.Kind() + ":" + q.Transport.Target(), Sum: hex.EncodeToString(q.logoSum), At: q.now()}
-	last := q.logo
 	mem, remembers := q.Jobs.(LogoMemory)
-	if remembers {
-		var err error
-		if last, err = mem.PrinterLogo(); err != nil {
+	if remembers && !q.logoRead {
+		// Once: from then on this queue is the record's only writer.
+		last, err := mem.PrinterLogo()
+		if err != nil {
 			return err
 		}
+		q.logo, q.logoRead = last, true
 	}
+	last := q.logo
 	age := rec.At.Sub(last.At)
 	if last.Printer == rec.Printer && last.Sum == rec.Sum && age >= 0 && age < logoRefresh && (last.Written || age < logoRetry) {
 		return nil

@@ -594,7 +594,10 @@ func TestLogoInPrinter(t *testing.T) {
 		{"another printer", func() { run(logoB, otherAddr) }, other, defB},
 		{"back to the first printer and logo", func() { run(logoA, addr) }, fp, defA},
 		{"a write that failed midway, just now", func() {
+			// As a posd that stopped during the write left it: the queue
+			// reads the record when it starts, and is its only writer.
 			require.NoError(t, st.SetPrinterLogo(printer.LogoRecord{Printer: "tcp:" + addr, Sum: hex.EncodeToString(sumA[:]), At: clock()}))
+			run(logoA, addr)
 		}, fp, nil},
 		{"2 hours after it", advance(2 * time.Hour), fp, nil},
 		{"3 hours after it", advance(time.Hour), fp, defA},

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strconv"
 	"time"
 
@@ -103,3 +104,11 @@ func (s *Store) Dump() (map[string]string, error) {
 // PinWaits counts the commits that had the checkpoint's pin let go (bbolt
 // remapping the file).
 func (s *Store) PinWaits() uint64 { return s.pinWaits.Load() }
+
+// FailLogSyncs makes every sync of the journal's log fail with err, as a
+// disk that reports an I/O error would.
+func (s *Store) FailLogSyncs(err error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.log.sync = func(*os.File) error { return err }
+}

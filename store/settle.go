@@ -77,7 +77,7 @@ func settle(path string) error {
 		return err
 	}
 	defer w.close()
-	if _, err := w.restore(path, datasync); err != nil {
+	if _, err := w.restore(path); err != nil {
 		return err
 	}
 	if p := checkPages(path, readMeta(w.head.meta).pageSize, readMeta(w.head.meta)); len(p) > 0 {

@@ -342,6 +342,7 @@ func (s *Store) commit(fn func(*wtx) error, fnErr *error) error {
 			return err
 		}
 	}
+	size := tx.Size() // the file's high-water mark before this commit (the transaction is gone after)
 	if err := s.commitPinned(tx); err != nil {
 		// The log holds what bbolt refused (a full disk): take it back,
 		// or nothing more may be written until a restart replays it.
@@ -352,7 +353,7 @@ func (s *Store) commit(fn func(*wtx) error, fnErr *error) error {
 		return fmt.Errorf("store: committing to the journal: %w", err)
 	}
 	s.commits.Add(1)
-	if s.pinned() && s.log.n < checkpointRecords && s.hwm() < s.pinHWM+checkpointGrowth {
+	if s.pinned() && s.log.n < checkpointRecords && size < s.pinHWM+checkpointGrowth {
 		return nil
 	}
 	if err := s.checkpoint(); err != nil {
@@ -426,12 +427,6 @@ func (s *Store) unpinIf(pin *bolt.Tx) bool {
 	s.pin.Rollback()
 	s.pin = nil
 	return true
-}
-
-// hwm is the journal's high-water mark, in bytes.
-func (s *Store) hwm() (n int64) {
-	s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
 }
 
 // repin pins the journal's state as it is, the log's checkpoint.
@@ -545,7 +540,7 @@ func OpenChecked(path string) (*Store, Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
-	restored, err := log.restore(path, datasync)
+	restored, err := log.restore(path)
 	if err != nil {
 		log.close()
 		return nil, rep, err

@@ -300,7 +300,7 @@ var ErrForeignLog = errors.New("store: the journal's log does not belong to this
 // after a clean Close, nor in a file the header does not recognise
 // (replaced while posd was stopped); such a file with records in the
 // log is ErrForeignLog.
-func (w *wal) restore(path string, sync func(*os.File) error) (wrote bool, err error) {
+func (w *wal) restore(path string) (wrote bool, err error) {
 	if w.fresh || w.head.closed {
 		return false, nil
 	}
@@ -343,7 +343,7 @@ func (w *wal) restore(path string, sync func(*os.File) error) (wrote bool, err e
 			return true, fmt.Errorf("store: restoring the journal's checkpoint: %w", err)
 		}
 	}
-	if err := sync(f); err != nil {
+	if err := w.sync(f); err != nil {
 		return true, fmt.Errorf("store: restoring the journal's checkpoint: %w", err)
 	}
 	return true, nil

@@ -559,3 +559,38 @@ func crashedWith(t *testing.T, n int) string {
 	require.NoError(t, s.Close())
 	return crashed
 }
+
+// TestLogSyncFails: once a sync of the log fails (what the kernel did
+// with the pages is unknown), the write is refused, health says so, and
+// every later write is refused until posd restarts; the restart finds
+// the journal whole with every write that was answered.
+func TestLogSyncFails(t *testing.T) {
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	paid(t, s, 1)
+	s.FailLogSyncs(errors.New("input/output error"))
+	_, err = s.Create(payment("pay_eio", "EIO", day1, payflow.StatePaid))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "restart posd")
+	require.Error(t, s.Check(), "health reports the journal failing")
+	s.FailLogSyncs(nil)
+	_, err = s.Create(payment("pay_after", "AFTER", day1, payflow.StatePaid))
+	require.Error(t, err, "nothing more is written until the restart")
+	s.Close()
+
+	s, err = store.Open(path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Get("pay_00")
+	assert.NoError(t, err, "the answered write")
+	_, err = s.Get("pay_after")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	// The refused write's record reached the log: the restart applies it.
+	// The engine, told it failed, sent nothing; recovery resolves it.
+	_, err = s.Get("pay_eio")
+	assert.NoError(t, err)
+	_, err = s.Create(payment("pay_next", "NEXT", day1, payflow.StatePaid))
+	assert.NoError(t, err, "and writes again")
+}
