@@ -137,6 +137,7 @@ func TestFileModeAndLock(t *testing.T) {
 	path := filepath.Join(dir, "posd.db")
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
 	require.NoError(t, os.Remove(path))
+	require.NoError(t, os.WriteFile(store.LogFile(path), nil, 0o644)) // an empty log, made by hand
 	s, err := store.Open(path)
 	require.NoError(t, err)
 	defer s.Close()

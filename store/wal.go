@@ -116,6 +116,10 @@ func openWAL(path string, sync func(*os.File) error) (*wal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening the journal's log: %w", err)
 	}
+	if err := f.Chmod(0o600); err != nil { // one made by hand, or restored, may be more open
+		f.Close()
+		return nil, fmt.Errorf("store: securing the journal's log: %w", err)
+	}
 	unlock, err := lockFile(f)
 	if err != nil {
 		f.Close()
