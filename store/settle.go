@@ -89,14 +89,7 @@ func settle(path string) error {
 		if err != nil {
 			return err
 		}
-		return db.Update(func(tx *bolt.Tx) error {
-			for i, rec := range w.records {
-				if err := replay(tx, rec); err != nil {
-					return fmt.Errorf("record %d of %d: %w", i+1, len(w.records), err)
-				}
-			}
-			return nil
-		})
+		return db.Update(func(tx *bolt.Tx) error { return replayAll(tx, w.records) })
 	})
 	if db != nil {
 		db.Close()

@@ -601,10 +601,8 @@ func open(path string, log *wal) (*Store, error) {
 	}
 	if len(log.records) > 0 || need {
 		err := db.Update(func(tx *bolt.Tx) error {
-			for i, rec := range log.records {
-				if err := replay(tx, rec); err != nil {
-					return fmt.Errorf("replaying record %d of %d of the log: %w", i+1, len(log.records), err)
-				}
+			if err := replayAll(tx, log.records); err != nil {
+				return err
 			}
 			return prepare(&wtx{Tx: tx})
 		})

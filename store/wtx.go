@@ -120,6 +120,16 @@ func (t *wtx) createBucket(name []byte) error {
 
 var errBadRecord = errors.New("store: a record of the journal's log cannot be read")
 
+// replayAll applies the log's records to tx, in order.
+func replayAll(tx *bolt.Tx, records [][]byte) error {
+	for i, rec := range records {
+		if err := replay(tx, rec); err != nil {
+			return fmt.Errorf("replaying record %d of %d of the log: %w", i+1, len(records), err)
+		}
+	}
+	return nil
+}
+
 // replay applies one logged transaction's changes to tx.
 func replay(tx *bolt.Tx, rec []byte) error {
 	r := recordReader{rec: rec}
