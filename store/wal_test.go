@@ -316,10 +316,8 @@ func crashCopy(t testing.TB, path string) string {
 // with what to do; moving the log aside opens the backup. A log with no
 // writes beside a replaced journal is started afresh.
 func TestLogOfAnotherJournal(t *testing.T) {
-	store.SetCheckpointIdle(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "posd.db")
-	s, err := store.Open(path)
-	require.NoError(t, err)
+	path, s := openQuiet(t)
+	var err error
 	_, err = s.Create(payment("pay_old", "OLD", day1, payflow.StatePaid))
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
@@ -550,10 +548,7 @@ func paid(t testing.TB, s *store.Store, n int) {
 // after n paid payments since its start.
 func crashedWith(t *testing.T, n int) string {
 	t.Helper()
-	store.SetCheckpointIdle(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "posd.db")
-	s, err := store.Open(path)
-	require.NoError(t, err)
+	path, s := openQuiet(t)
 	paid(t, s, n)
 	crashed := crashCopy(t, path)
 	require.NoError(t, s.Close())
@@ -565,10 +560,8 @@ func crashedWith(t *testing.T, n int) string {
 // every later write is refused until posd restarts; the restart finds
 // the journal whole with every write that was answered.
 func TestLogSyncFails(t *testing.T) {
-	store.SetCheckpointIdle(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "posd.db")
-	s, err := store.Open(path)
-	require.NoError(t, err)
+	path, s := openQuiet(t)
+	var err error
 	paid(t, s, 1)
 	s.FailLogSyncs(errors.New("input/output error"))
 	_, err = s.Create(payment("pay_eio", "EIO", day1, payflow.StatePaid))
@@ -593,4 +586,15 @@ func TestLogSyncFails(t *testing.T) {
 	assert.NoError(t, err)
 	_, err = s.Create(payment("pay_next", "NEXT", day1, payflow.StatePaid))
 	assert.NoError(t, err, "and writes again")
+}
+
+// openQuiet opens a new journal that checkpoints only when a test says
+// (or its log fills), so that its log holds what the test writes.
+func openQuiet(t *testing.T) (string, *store.Store) {
+	t.Helper()
+	store.SetCheckpointIdle(t, time.Hour)
+	path := filepath.Join(t.TempDir(), "posd.db")
+	s, err := store.Open(path)
+	require.NoError(t, err)
+	return path, s
 }
